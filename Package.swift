@@ -1,0 +1,161 @@
+// swift-tools-version: 6.1
+
+import PackageDescription
+
+// One settings array for every target, as hummingbird does: dependencies stay
+// private unless a target deliberately re-exports them with `public import`.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "flashsale",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flashsale", targets: ["flashsale"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped by one owning Swift type each.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // Pure domain: the reservation lifecycle, validation, the API's value types. No I/O.
+        .target(
+            name: "FlashSaleCore",
+            swiftSettings: swiftSettings
+        ),
+
+        // A thread-owning executor for blocking C calls, shared by the Redis and PostgreSQL clients.
+        .target(
+            name: "BlockingIO",
+            swiftSettings: swiftSettings
+        ),
+
+        // hiredis behind a pipelining client; the Lua scripts and the SKU store built on them.
+        .target(
+            name: "FlashSaleRedis",
+            dependencies: [
+                "CHiredis",
+                "BlockingIO",
+                "FlashSaleCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Scripts")],
+            swiftSettings: swiftSettings
+        ),
+
+        // libpq behind a small blocking client run on its own thread.
+        .target(
+            name: "FlashSalePostgres",
+            dependencies: ["CLibPQ", "BlockingIO"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The HTTP API v1 on Hummingbird.
+        .target(
+            name: "FlashSaleHTTP",
+            dependencies: [
+                "FlashSaleCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Configuration and the services that make up one coordinator process.
+        .target(
+            name: "FlashSaleNode",
+            dependencies: [
+                "FlashSaleCore",
+                "FlashSaleHTTP",
+                "FlashSaleRedis",
+                "FlashSalePostgres",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The executable only parses arguments, bootstraps logging and metrics, and runs a ServiceGroup.
+        .executableTarget(
+            name: "flashsale",
+            dependencies: [
+                "FlashSaleNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Real servers for tests: starts redis-server and postgres processes and stops them by PID.
+        .target(
+            name: "FlashSaleTesting",
+            dependencies: ["FlashSaleRedis"],
+            path: "Tests/FlashSaleTesting",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "FlashSaleCoreTests",
+            dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BlockingIOTests",
+            dependencies: ["BlockingIO"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleRedisTests",
+            dependencies: ["FlashSaleRedis", "FlashSaleCore", "FlashSaleTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSalePostgresTests",
+            dependencies: ["FlashSalePostgres", "FlashSaleTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleHTTPTests",
+            dependencies: [
+                "FlashSaleHTTP",
+                "FlashSaleNode",
+                "FlashSaleRedis",
+                "FlashSaleTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

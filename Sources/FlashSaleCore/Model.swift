@@ -1,0 +1,80 @@
+/// A SKU's sale settings, as the admin defines them.
+public struct SKUSettings: Sendable, Hashable {
+    public var stock: Int64
+    public var perUserLimit: Int64
+    public var reservationTtlSeconds: Int64
+
+    public init(stock: Int64, perUserLimit: Int64 = 1, reservationTtlSeconds: Int64 = 600) {
+        self.stock = stock
+        self.perUserLimit = perUserLimit
+        self.reservationTtlSeconds = reservationTtlSeconds
+    }
+}
+
+/// A SKU's settings and counters. `available` is derived, so stock = available + reserved + committed (I3)
+/// holds by construction wherever this value is built from the store's counters.
+public struct SKUState: Sendable, Hashable {
+    public var sku: String
+    public var settings: SKUSettings
+    public var reserved: Int64
+    public var committed: Int64
+
+    public init(sku: String, settings: SKUSettings, reserved: Int64, committed: Int64) {
+        self.sku = sku
+        self.settings = settings
+        self.reserved = reserved
+        self.committed = committed
+    }
+
+    public var available: Int64 { self.settings.stock - self.reserved - self.committed }
+}
+
+public struct Reservation: Sendable, Hashable {
+    public var id: String
+    public var sku: String
+    public var user: String
+    public var quantity: Int64
+    public var status: ReservationStatus
+    public var expiresAtMilliseconds: Int64
+    public var requestId: String
+
+    public init(
+        id: String,
+        sku: String,
+        user: String,
+        quantity: Int64,
+        status: ReservationStatus,
+        expiresAtMilliseconds: Int64,
+        requestId: String
+    ) {
+        self.id = id
+        self.sku = sku
+        self.user = user
+        self.quantity = quantity
+        self.status = status
+        self.expiresAtMilliseconds = expiresAtMilliseconds
+        self.requestId = requestId
+    }
+}
+
+/// The answer to a reservation request: new, or the one an earlier request with the same requestId made (I5).
+public struct ReservationReceipt: Sendable, Hashable {
+    public var reservation: Reservation
+    public var isNew: Bool
+
+    public init(reservation: Reservation, isNew: Bool) {
+        self.reservation = reservation
+        self.isNew = isNew
+    }
+}
+
+/// The answer to defining a SKU.
+public struct SKUDefinition: Sendable, Hashable {
+    public var state: SKUState
+    public var isNew: Bool
+
+    public init(state: SKUState, isNew: Bool) {
+        self.state = state
+        self.isNew = isNew
+    }
+}

@@ -1,0 +1,12 @@
+/// Every refusal a sale operation can answer. The HTTP layer maps each to a status and error code.
+public enum SaleError: Error, Sendable, Hashable {
+    case invalidRequest(String)
+    case unknownSKU
+    case unknownReservation
+    case soldOut
+    case limitExceeded
+    case stockBelowSold(reservedAndCommitted: Int64)
+    case refused(ReservationRefusal)
+    /// The store cannot answer now (Redis down, queue full). Safe to retry with the same requestId.
+    case unavailable(String)
+}

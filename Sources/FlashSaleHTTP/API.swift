@@ -1,0 +1,202 @@
+public import FlashSaleCore
+import Foundation
+public import Hummingbird
+import Metrics
+
+/// What the HTTP API needs from the node that serves it.
+public struct APIDependencies: Sendable {
+    public var operations: any SaleOperations
+    public var adminToken: String
+    public var clusterStatus: @Sendable () async throws -> ClusterStatus
+    /// True when this node can answer sale requests now (its Redis answers and has the scripts).
+    public var isReady: @Sendable () async -> Bool
+    /// Prometheus text exposition of every metric in the process.
+    public var metricsText: @Sendable () -> String
+
+    public init(
+        operations: any SaleOperations,
+        adminToken: String,
+        clusterStatus: @escaping @Sendable () async throws -> ClusterStatus,
+        isReady: @escaping @Sendable () async -> Bool,
+        metricsText: @escaping @Sendable () -> String
+    ) {
+        self.operations = operations
+        self.adminToken = adminToken
+        self.clusterStatus = clusterStatus
+        self.isReady = isReady
+        self.metricsText = metricsText
+    }
+}
+
+/// The HTTP API v1 of shared/DESIGN.md section 3.
+public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    let api = API(dependencies: dependencies)
+
+    router.put("/v1/skus/:sku") { request, context in try await api.defineSKU(request, context) }
+    router.get("/v1/skus/:sku") { _, context in try await api.skuState(context) }
+    router.post("/v1/skus/:sku/reservations") { request, context in try await api.reserve(request, context) }
+    router.get("/v1/skus/:sku/reservations/:id") { _, context in
+        try await api.resolve(context) { try await $0.reservation(sku: $1, id: $2) }
+    }
+    router.post("/v1/skus/:sku/reservations/:id/commit") { _, context in
+        try await api.resolve(context) { try await $0.commit(sku: $1, id: $2) }
+    }
+    router.post("/v1/skus/:sku/reservations/:id/release") { _, context in
+        try await api.resolve(context) { try await $0.release(sku: $1, id: $2) }
+    }
+    router.get("/v1/cluster") { _, _ in try await api.cluster() }
+    router.post("/v1/cluster/nodes") { request, _ in try api.membershipChange(request) }
+    router.delete("/v1/cluster/nodes/:id") { request, _ in try api.membershipChange(request) }
+    router.get("/healthz") { _, _ in json(.ok, JSONWriter.object { $0.field("status", "ok") }) }
+    router.get("/readyz") { _, _ in await api.readiness() }
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: dependencies.metricsText()))
+        )
+    }
+    return router
+}
+
+struct API: Sendable {
+    let dependencies: APIDependencies
+    private var operations: any SaleOperations { self.dependencies.operations }
+
+    func defineSKU(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try self.requireAdmin(request)
+        let sku = try pathIdentifier("sku", context)
+        let settings = try await request.decodeJSON(DefineSKUBody.self).settings()
+        let definition = try await self.operations.defineSKU(sku, settings: settings)
+        return json(definition.isNew ? .created : .ok, Self.render(definition.state))
+    }
+
+    func skuState(_ context: APIRequestContext) async throws -> Response {
+        let state = try await self.operations.skuState(try pathIdentifier("sku", context))
+        return json(.ok, Self.render(state))
+    }
+
+    func reserve(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let sku = try pathIdentifier("sku", context)
+        let body = try await request.decodeJSON(ReserveBody.self)
+        try body.validate()
+        let receipt = try await self.operations.reserve(
+            sku: sku,
+            user: body.user,
+            quantity: body.quantity,
+            requestId: body.requestId
+        )
+        return json(receipt.isNew ? .created : .ok, Self.render(receipt.reservation))
+    }
+
+    func resolve(
+        _ context: APIRequestContext,
+        _ operation: (any SaleOperations, String, String) async throws -> Reservation
+    ) async throws -> Response {
+        let sku = try pathIdentifier("sku", context)
+        let id = try pathIdentifier("id", context)
+        return json(.ok, Self.render(try await operation(self.operations, sku, id)))
+    }
+
+    func cluster() async throws -> Response {
+        let status = try await self.dependencies.clusterStatus()
+        let nodes = status.nodes.map { node in
+            JSONWriter.object {
+                $0.field("id", node.id)
+                $0.field("clientUrl", node.clientUrl)
+                $0.field("peerAddress", node.peerAddress)
+                $0.field("state", node.state)
+                $0.field("skuCount", node.skuCount)
+            }
+        }
+        let syncer = JSONWriter.object {
+            if let leader = status.syncer.leader { $0.field("leader", leader) } else { $0.nullField("leader") }
+            $0.field("fencingEpoch", status.syncer.fencingEpoch)
+            if let lag = status.syncer.lagSeconds { $0.field("lagSeconds", lag) } else { $0.nullField("lagSeconds") }
+        }
+        return json(
+            .ok,
+            JSONWriter.object {
+                $0.field("epoch", status.epoch)
+                $0.raw("nodes", JSONWriter.array(nodes))
+                $0.raw("syncer", syncer)
+            }
+        )
+    }
+
+    /// Adding and removing nodes needs the peer protocol and SKU handoff, which this node does not have yet.
+    func membershipChange(_ request: Request) throws -> Response {
+        try self.requireAdmin(request)
+        throw APIError(.notImplemented, "not_implemented", "membership changes are not supported by this version")
+    }
+
+    func readiness() async -> Response {
+        if await self.dependencies.isReady() {
+            return json(.ok, JSONWriter.object { $0.field("status", "ready") })
+        }
+        return APIError(.serviceUnavailable, "unavailable", "this node's Redis shard is not reachable", retryAfterSeconds: 1)
+            .response()
+    }
+
+    func requireAdmin(_ request: Request) throws(APIError) {
+        let presented = request.headers[.authorization] ?? ""
+        let expected = "Bearer " + self.dependencies.adminToken
+        guard constantTimeEquals(Array(presented.utf8), Array(expected.utf8)) else {
+            throw APIError(.unauthorized, "unauthorized", "admin calls need Authorization: Bearer <admin token>")
+        }
+    }
+
+    static func render(_ state: SKUState) -> String {
+        JSONWriter.object {
+            $0.field("sku", state.sku)
+            $0.field("stock", state.settings.stock)
+            $0.field("available", state.available)
+            $0.field("reserved", state.reserved)
+            $0.field("committed", state.committed)
+            $0.field("perUserLimit", state.settings.perUserLimit)
+            $0.field("reservationTtlSeconds", state.settings.reservationTtlSeconds)
+        }
+    }
+
+    static func render(_ reservation: Reservation) -> String {
+        JSONWriter.object {
+            $0.field("id", reservation.id)
+            $0.field("sku", reservation.sku)
+            $0.field("user", reservation.user)
+            $0.field("quantity", reservation.quantity)
+            $0.field("status", reservation.status.rawValue)
+            $0.field("expiresAt", RFC3339.format(milliseconds: reservation.expiresAtMilliseconds))
+            $0.field("requestId", reservation.requestId)
+        }
+    }
+}
+
+func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    Response(
+        status: status,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(string: body))
+    )
+}
+
+/// Path segments arrive percent-encoded; the API's identifiers are the decoded text.
+func pathIdentifier(_ name: String, _ context: APIRequestContext) throws(APIError) -> String {
+    guard let raw = context.parameters.get(name) else { throw .invalid("\(name) is missing from the path") }
+    guard let value = raw.removingPercentEncoding else { throw .invalid("\(name) is not valid percent-encoding") }
+    try checkIdentifier(value, name)
+    return value
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a token matched.
+func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    var difference = UInt8(lhs.count == rhs.count ? 0 : 1)
+    for index in 0..<max(lhs.count, rhs.count) {
+        let left = index < lhs.count ? lhs[index] : 0
+        let right = index < rhs.count ? rhs[index] : 0
+        difference |= left ^ right
+    }
+    return difference == 0
+}

@@ -1,0 +1,77 @@
+import FlashSaleCore
+import Foundation
+import Hummingbird
+
+struct DefineSKUBody: Decodable {
+    var stock: Int64
+    var perUserLimit: Int64?
+    var reservationTtlSeconds: Int64?
+
+    func settings() throws(APIError) -> SKUSettings {
+        let settings = SKUSettings(
+            stock: self.stock,
+            perUserLimit: self.perUserLimit ?? 1,
+            reservationTtlSeconds: self.reservationTtlSeconds ?? 600
+        )
+        try check(settings.stock, "stock", in: 0...Limits.stockMax)
+        try check(settings.perUserLimit, "perUserLimit", in: 1...Limits.perUserLimitMax)
+        try check(settings.reservationTtlSeconds, "reservationTtlSeconds", in: 1...Limits.reservationTtlSecondsMax)
+        return settings
+    }
+}
+
+struct ReserveBody: Decodable {
+    var user: String
+    var quantity: Int64
+    var requestId: String
+
+    func validate() throws(APIError) {
+        try checkIdentifier(self.user, "user")
+        try checkIdentifier(self.requestId, "requestId")
+        try check(self.quantity, "quantity", in: 1...Limits.quantityMax)
+    }
+}
+
+func check(_ value: Int64, _ field: String, in range: ClosedRange<Int64>) throws(APIError) {
+    guard range.contains(value) else {
+        throw .invalid("\(field) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+    }
+}
+
+func checkIdentifier(_ value: String, _ field: String) throws(APIError) {
+    if let problem = IdentifierValidation.problem(with: value, field: field) { throw .invalid(problem) }
+}
+
+extension Request {
+    /// Reads at most 64 KiB and decodes a JSON object; every failure is a 400 or 413 in the API's shape.
+    func decodeJSON<Body: Decodable>(_ type: Body.Type) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await self.body.collect(upTo: APIRequestContext.bodyBytesMax)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw ErrorMiddleware<APIRequestContext>.translate(.contentTooLarge)
+        }
+        do {
+            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.invalid(Self.describe(error))
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, _):
+            return "\(key.stringValue) is required"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context)) has the wrong type"
+        case .dataCorrupted(let context):
+            let field = path(context)
+            return field.isEmpty ? "the body is not a JSON object" : "\(field) is not a valid value"
+        @unknown default:
+            return "the body is not valid"
+        }
+    }
+}

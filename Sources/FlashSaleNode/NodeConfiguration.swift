@@ -1,0 +1,89 @@
+public import Configuration
+import Foundation
+
+/// Everything one coordinator needs to start, read from flags, environment (`FLASHSALE_*`) and an
+/// optional JSON file, in that order of precedence.
+public struct NodeConfiguration: Sendable {
+    public var nodeID: String
+    public var httpHost: String
+    public var httpPort: Int
+    public var redisURL: String
+    public var redisConnections: Int
+    public var postgresURL: String?
+    public var peerAddress: String
+    public var adminToken: String
+    public var sweepIntervalMilliseconds: Int
+    public var tlsDirectory: String?
+
+    public enum Problem: Error, CustomStringConvertible {
+        case missing(String)
+        case invalid(String)
+
+        public var description: String {
+            switch self {
+            case .missing(let what): "configuration: \(what) is required"
+            case .invalid(let what): "configuration: \(what)"
+            }
+        }
+    }
+
+    public init(
+        nodeID: String,
+        httpHost: String = "127.0.0.1",
+        httpPort: Int,
+        redisURL: String,
+        redisConnections: Int = 2,
+        postgresURL: String? = nil,
+        peerAddress: String = "",
+        adminToken: String,
+        sweepIntervalMilliseconds: Int = 250,
+        tlsDirectory: String? = nil
+    ) {
+        self.nodeID = nodeID
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.redisURL = redisURL
+        self.redisConnections = redisConnections
+        self.postgresURL = postgresURL
+        self.peerAddress = peerAddress
+        self.adminToken = adminToken
+        self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
+        self.tlsDirectory = tlsDirectory
+    }
+
+    /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
+    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory.
+    public init(reader: ConfigReader) throws {
+        guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
+        let token: String
+        if let inline = reader.string(forKey: "admin.token", isSecret: true) {
+            token = inline
+        } else if let path = reader.string(forKey: "admin.tokenFile") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw Problem.invalid("cannot read the admin token file \(path)")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw Problem.missing("admin.token (FLASHSALE_ADMIN_TOKEN) or admin.tokenFile (--admin-token-file)")
+        }
+        guard !token.isEmpty else { throw Problem.invalid("the admin token is empty") }
+        let port = reader.int(forKey: "http.port", default: 8080)
+        guard (1...65535).contains(port) else { throw Problem.invalid("http.port \(port) is not a TCP port") }
+        let connections = reader.int(forKey: "redis.connections", default: 2)
+        guard (1...64).contains(connections) else { throw Problem.invalid("redis.connections must be 1 to 64") }
+        self.init(
+            nodeID: nodeID,
+            httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
+            httpPort: port,
+            redisURL: reader.string(forKey: "redis.url", default: "redis://127.0.0.1:6379"),
+            redisConnections: connections,
+            postgresURL: reader.string(forKey: "postgres.url", isSecret: true),
+            peerAddress: reader.string(forKey: "peer.address", default: ""),
+            adminToken: token,
+            sweepIntervalMilliseconds: max(10, reader.int(forKey: "sweep.intervalMs", default: 250)),
+            tlsDirectory: reader.string(forKey: "tls.directory")
+        )
+    }
+
+    public var clientURL: String { "http://\(self.httpHost):\(self.httpPort)" }
+}

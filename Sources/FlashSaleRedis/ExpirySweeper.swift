@@ -1,0 +1,47 @@
+import FlashSaleCore
+public import Logging
+public import ServiceLifecycle
+
+/// Returns the stock of reservations whose time is up even when no request touches their SKU.
+/// The scripts also expire lazily, so the sweeper only bounds how long stale stock stays held.
+public struct ExpirySweeper: Service {
+    public var intervalMilliseconds: Int
+    public var skusPerCall: Int
+    public var reservationsPerSKU: Int
+    private let store: SKUStore
+    private let logger: Logger
+
+    public init(
+        store: SKUStore,
+        intervalMilliseconds: Int = 250,
+        skusPerCall: Int = 64,
+        reservationsPerSKU: Int = 256,
+        logger: Logger
+    ) {
+        self.store = store
+        self.intervalMilliseconds = intervalMilliseconds
+        self.skusPerCall = skusPerCall
+        self.reservationsPerSKU = reservationsPerSKU
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var expired = 0
+            do {
+                expired = try await self.store.sweep(
+                    skusPerCall: self.skusPerCall,
+                    reservationsPerSKU: self.reservationsPerSKU
+                )
+                if expired > 0 { self.logger.debug("expired reservations", metadata: ["count": "\(expired)"]) }
+            } catch {
+                self.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+            }
+            // A full pass means more may be due: sweep again at once rather than wait.
+            if expired < self.skusPerCall {
+                let interval = Duration.milliseconds(self.intervalMilliseconds)
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
+        }
+    }
+}

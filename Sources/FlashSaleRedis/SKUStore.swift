@@ -1,0 +1,204 @@
+public import FlashSaleCore
+import Foundation
+public import Logging
+import Metrics
+
+/// The sale operations of one Redis shard. Every change is one Lua script call, so each is atomic
+/// and appends its outbox event in the same call.
+public final class SKUStore: SaleOperations {
+    public let scripts: ScriptRunner
+    private let logger: Logger
+    private let reservationOutcomes: [String: Counter]
+
+    public init(scripts: ScriptRunner, logger: Logger) {
+        self.scripts = scripts
+        self.logger = logger
+        var outcomes: [String: Counter] = [:]
+        for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "unavailable"] {
+            outcomes[outcome] = Counter(label: "flashsale_reservations_total", dimensions: [("outcome", outcome)])
+        }
+        self.reservationOutcomes = outcomes
+    }
+
+    public func defineSKU(_ sku: String, settings: SKUSettings) async throws(SaleError) -> SKUDefinition {
+        let reply = try await self.run(
+            .define,
+            [sku, String(settings.stock), String(settings.perUserLimit), String(settings.reservationTtlSeconds)]
+        )
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "created", "updated":
+            return SKUDefinition(state: try Self.skuState(sku, fields), isNew: fields[0].string == "created")
+        case "stock_below_sold":
+            throw .stockBelowSold(reservedAndCommitted: fields.count > 1 ? fields[1].integer ?? 0 : 0)
+        default:
+            throw Self.unexpected(.define, reply)
+        }
+    }
+
+    public func skuState(_ sku: String) async throws(SaleError) -> SKUState {
+        let reply = try await self.run(.sku, [sku])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "ok": return try Self.skuState(sku, fields)
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.sku, reply)
+        }
+    }
+
+    public func reserve(
+        sku: String,
+        user: String,
+        quantity: Int64,
+        requestId: String
+    ) async throws(SaleError) -> ReservationReceipt {
+        let reply: RedisReply
+        do {
+            reply = try await self.run(.reserve, [sku, user, String(quantity), requestId, Self.newReservationID()])
+        } catch {
+            self.reservationOutcomes["unavailable"]?.increment()
+            throw error
+        }
+        let fields = try Self.fields(reply)
+        let outcome = fields.first?.string ?? ""
+        self.reservationOutcomes[outcome]?.increment()
+        switch outcome {
+        case "created", "repeated":
+            return ReservationReceipt(
+                reservation: try Self.reservation(sku, fields.dropFirst()),
+                isNew: outcome == "created"
+            )
+        case "sold_out": throw .soldOut
+        case "limit_exceeded": throw .limitExceeded
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.reserve, reply)
+        }
+    }
+
+    public func reservation(sku: String, id: String) async throws(SaleError) -> Reservation {
+        try await self.resolve(.read, sku: sku, id: id)
+    }
+
+    public func commit(sku: String, id: String) async throws(SaleError) -> Reservation {
+        try await self.resolve(.commit, sku: sku, id: id)
+    }
+
+    public func release(sku: String, id: String) async throws(SaleError) -> Reservation {
+        try await self.resolve(.release, sku: sku, id: id)
+    }
+
+    /// Expires due reservations across the shard; returns how many it expired.
+    public func sweep(skusPerCall: Int, reservationsPerSKU: Int) async throws(SaleError) -> Int {
+        let reply = try await self.run(.sweep, [String(skusPerCall), String(reservationsPerSKU)])
+        guard let expired = reply.integer else { throw Self.unexpected(.sweep, reply) }
+        return Int(expired)
+    }
+
+    /// How many SKUs are defined on this shard (the set `fs:skus` that define.lua keeps).
+    public func skuCount() async throws(SaleError) -> Int64 {
+        let reply: RedisReply
+        do {
+            reply = try await self.scripts.client.send(["SCARD", "fs:skus"])
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
+        guard let count = reply.integer else { throw Self.unexpected("SCARD", reply) }
+        return count
+    }
+
+    private func resolve(_ script: RedisScript.Name, sku: String, id: String) async throws(SaleError) -> Reservation {
+        let reply = try await self.run(script, [sku, id])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "ok":
+            return try Self.reservation(sku, fields.dropFirst())
+        case "refused":
+            switch fields.count > 1 ? fields[1].string.flatMap(ReservationRefusal.init(rawValue:)) : nil {
+            case .some(let refusal): throw .refused(refusal)
+            case .none: throw Self.unexpected(script, reply)
+            }
+        case "unknown_reservation":
+            throw .unknownReservation
+        default:
+            throw Self.unexpected(script, reply)
+        }
+    }
+
+    private func run(_ script: RedisScript.Name, _ arguments: [String]) async throws(SaleError) -> RedisReply {
+        do {
+            return try await self.scripts.run(script, arguments)
+        } catch {
+            self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
+            throw .unavailable(Self.describe(error))
+        }
+    }
+
+    private static func describe(_ error: RedisClientError) -> String {
+        switch error {
+        case .notConnected: "the SKU's Redis shard is not reachable"
+        case .connectionLost: "the connection to the SKU's Redis shard broke; retry with the same requestId"
+        case .overloaded: "too many requests are waiting for the SKU's Redis shard"
+        case .stopped: "the node is shutting down"
+        case .unexpectedReply(let text): "the SKU's Redis shard answered unexpectedly: \(text)"
+        }
+    }
+
+    private static func unexpected(_ script: RedisScript.Name, _ reply: RedisReply) -> SaleError {
+        Self.unexpected("\(script.rawValue).lua", reply)
+    }
+
+    private static func unexpected(_ what: String, _ reply: RedisReply) -> SaleError {
+        .unavailable("\(what) answered unexpectedly: \(reply)")
+    }
+
+    private static func fields(_ reply: RedisReply) throws(SaleError) -> [RedisReply] {
+        guard let fields = reply.array, !fields.isEmpty else {
+            throw .unavailable("a script answered unexpectedly: \(reply)")
+        }
+        return fields
+    }
+
+    /// `[outcome, stock, reserved, committed, limit, ttl]`
+    private static func skuState(_ sku: String, _ fields: [RedisReply]) throws(SaleError) -> SKUState {
+        guard fields.count == 6, let stock = fields[1].integer, let reserved = fields[2].integer,
+            let committed = fields[3].integer, let limit = fields[4].integer, let ttl = fields[5].integer
+        else { throw .unavailable("a SKU reply has the wrong shape: \(fields)") }
+        return SKUState(
+            sku: sku,
+            settings: SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl),
+            reserved: reserved,
+            committed: committed
+        )
+    }
+
+    /// `[id, user, quantity, status, expiresAt, requestId]`, after any leading outcome fields.
+    private static func reservation(_ sku: String, _ view: ArraySlice<RedisReply>) throws(SaleError) -> Reservation {
+        let fields = Array(view.suffix(6))
+        guard fields.count == 6, let id = fields[0].string, let user = fields[1].string,
+            let quantity = fields[2].integer, let status = fields[3].string.flatMap(ReservationStatus.init(rawValue:)),
+            let expiresAt = fields[4].integer, let requestId = fields[5].string
+        else { throw .unavailable("a reservation reply has the wrong shape: \(view)") }
+        return Reservation(
+            id: id,
+            sku: sku,
+            user: user,
+            quantity: quantity,
+            status: status,
+            expiresAtMilliseconds: expiresAt,
+            requestId: requestId
+        )
+    }
+
+    /// 96 random bits: unique across every shard without coordination, so the record can key on it.
+    static func newReservationID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt32
+        return "r" + Self.hex(high, digits: 16) + Self.hex(UInt64(low), digits: 8)
+    }
+
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: digits - text.count) + text
+    }
+}

@@ -1,0 +1,19 @@
+-- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds.
+-- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl} | {'stock_below_sold', reserved + committed}
+local k = sku_keys(ARGV[1])
+local stock, limit, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local s = load_sku(k)
+local created = s == nil
+if created then
+    s = { stock = 0, reserved = 0, committed = 0, limit = limit, ttl = ttl, version = 0 }
+else
+    expire_due(k, s, now_ms(), LAZY_EXPIRY_MAX)
+    if stock < s.reserved + s.committed then
+        return { 'stock_below_sold', s.reserved + s.committed }
+    end
+end
+s.stock, s.limit, s.ttl = stock, limit, ttl
+save_sku(k, s)
+redis.call('SADD', SKU_INDEX, k.sku)
+record('defined', k, s, nil)
+return { created and 'created' or 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl }

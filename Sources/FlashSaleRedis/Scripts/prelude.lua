@@ -1,0 +1,185 @@
+-- Shared by every script: RedisScript.swift prepends this file to each one before SCRIPT LOAD.
+--
+-- Data model of one SKU (all its keys share the hash tag {sku}):
+--   fs:{sku}:meta   hash    stock, reserved, committed, limit, ttl (seconds), version
+--   fs:{sku}:users  hash    user -> quantity held (reserved + committed), for the per-user limit
+--   fs:{sku}:res    hash    reservation id -> msgpack {status, quantity, expiresAt ms, version, user, requestId}
+--   fs:{sku}:req    hash    requestId -> reservation id, for idempotency
+--   fs:{sku}:exp    zset    reservation id -> expiresAt ms, reserved ones only
+-- Shard-wide keys:
+--   fs:expiry       zset    sku -> no later than the first instant one of its reservations expires
+--   fs:skus         set     every SKU defined on this shard
+--   fs:outbox       stream  one entry for every change, in the same call as the change
+-- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
+-- Time is Redis TIME: one clock per shard, whichever coordinator calls.
+
+local EXPIRY_INDEX = 'fs:expiry'
+local SKU_INDEX = 'fs:skus'
+local OUTBOX = 'fs:outbox'
+
+local function sku_keys(sku)
+    local prefix = 'fs:{' .. sku .. '}:'
+    return {
+        sku = sku,
+        meta = prefix .. 'meta',
+        users = prefix .. 'users',
+        res = prefix .. 'res',
+        req = prefix .. 'req',
+        exp = prefix .. 'exp',
+    }
+end
+
+-- Integers as exact decimal text: Lua numbers are doubles and would otherwise print as 1e+12.
+local function int(n)
+    return string.format('%d', n)
+end
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function load_sku(k)
+    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version')
+    if not v[1] then
+        return nil
+    end
+    return {
+        stock = tonumber(v[1]),
+        reserved = tonumber(v[2]),
+        committed = tonumber(v[3]),
+        limit = tonumber(v[4]),
+        ttl = tonumber(v[5]),
+        version = tonumber(v[6]),
+    }
+end
+
+local function save_sku(k, s)
+    s.version = s.version + 1
+    redis.call('HSET', k.meta,
+        'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
+        'limit', int(s.limit), 'ttl', int(s.ttl), 'version', int(s.version))
+end
+
+local function load_reservation(k, id)
+    local packed = redis.call('HGET', k.res, id)
+    if not packed then
+        return nil
+    end
+    local f = cmsgpack.unpack(packed)
+    return { id = id, status = f[1], qty = f[2], exp = f[3], version = f[4], user = f[5], rid = f[6] }
+end
+
+local function save_reservation(k, r)
+    redis.call('HSET', k.res, r.id, cmsgpack.pack({ r.status, r.qty, r.exp, r.version, r.user, r.rid }))
+end
+
+local function view(r)
+    return { r.id, r.user, r.qty, r.status, r.exp, r.rid }
+end
+
+-- The transactional outbox: every change appends its event in the same script call.
+local function record(kind, k, s, r)
+    local fields = {
+        'kind', kind, 'sku', k.sku,
+        'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
+        'perUserLimit', int(s.limit), 'ttl', int(s.ttl), 'skuVersion', int(s.version),
+    }
+    if r then
+        local more = {
+            'id', r.id, 'user', r.user, 'quantity', int(r.qty), 'status', r.status,
+            'requestId', r.rid, 'expiresAt', int(r.exp), 'version', int(r.version),
+        }
+        for _, v in ipairs(more) do
+            fields[#fields + 1] = v
+        end
+    end
+    redis.call('XADD', OUTBOX, '*', unpack(fields))
+end
+
+-- The reservation lifecycle: the same table as ReservationLifecycle.swift (a test compares the two).
+-- Returns 'unchanged' | 'transition', status | 'refuse', reason, expiring_now.
+local function decide(r, command, now)
+    local due = r.status == 'reserved' and now >= r.exp
+    if r.status == 'reserved' then
+        if command == 'commit' then
+            if due then return 'refuse', 'expired', true end
+            return 'transition', 'committed'
+        elseif command == 'release' then
+            if due then return 'refuse', 'expired', true end
+            return 'transition', 'released'
+        end
+        if due then return 'transition', 'expired' end
+        return 'unchanged'
+    elseif r.status == 'committed' then
+        if command == 'release' then return 'refuse', 'committed', false end
+        return 'unchanged'
+    elseif r.status == 'released' then
+        if command == 'commit' then return 'refuse', 'released', false end
+        return 'unchanged'
+    end
+    if command == 'expireIfDue' then return 'unchanged' end
+    return 'refuse', 'expired', false
+end
+
+-- Moves a reserved reservation to its final status, keeping the SKU's counters, the user's
+-- holding, the expiry index and the outbox in step.
+local function transition(k, s, r, status)
+    s.reserved = s.reserved - r.qty
+    if status == 'committed' then
+        s.committed = s.committed + r.qty
+    else
+        -- Released or expired: the quantity returns to stock and no longer counts against the user.
+        local held = redis.call('HINCRBY', k.users, r.user, -r.qty)
+        if held <= 0 then
+            redis.call('HDEL', k.users, r.user)
+        end
+    end
+    redis.call('ZREM', k.exp, r.id)
+    r.status = status
+    r.version = r.version + 1
+    save_reservation(k, r)
+    save_sku(k, s)
+    record(status, k, s, r)
+end
+
+-- Applies a command to one reservation and builds the reply.
+local function apply(k, s, r, command, now)
+    local action, argument, expiring_now = decide(r, command, now)
+    if action == 'transition' then
+        transition(k, s, r, argument)
+    elseif action == 'refuse' then
+        if expiring_now then
+            transition(k, s, r, 'expired')
+        end
+        local reply = { 'refused', argument }
+        for _, v in ipairs(view(r)) do
+            reply[#reply + 1] = v
+        end
+        return reply
+    end
+    local reply = { 'ok' }
+    for _, v in ipairs(view(r)) do
+        reply[#reply + 1] = v
+    end
+    return reply
+end
+
+-- Expires up to `max` due reservations of one SKU, earliest first; returns how many it expired.
+local function expire_due(k, s, now, max)
+    local due = redis.call('ZRANGEBYSCORE', k.exp, '-inf', int(now), 'LIMIT', 0, max)
+    local expired = 0
+    for _, id in ipairs(due) do
+        local r = load_reservation(k, id)
+        if r and r.status == 'reserved' then
+            transition(k, s, r, 'expired')
+            expired = expired + 1
+        else
+            redis.call('ZREM', k.exp, id)
+        end
+    end
+    return expired
+end
+
+-- Lookups bounded per call so no script runs long on a shard that fell behind.
+local LAZY_EXPIRY_MAX = 64

@@ -1,0 +1,9 @@
+-- Read a SKU, after returning the stock of its due reservations. ARGV: sku.
+-- Reply: {'ok', stock, reserved, committed, limit, ttl} | {'unknown_sku'}
+local k = sku_keys(ARGV[1])
+local s = load_sku(k)
+if not s then
+    return { 'unknown_sku' }
+end
+expire_due(k, s, now_ms(), LAZY_EXPIRY_MAX)
+return { 'ok', s.stock, s.reserved, s.committed, s.limit, s.ttl }
