@@ -120,7 +120,7 @@ let package = Package(
         // Real servers for tests: starts redis-server and postgres processes and stops them by PID.
         .target(
             name: "FlashSaleTesting",
-            dependencies: ["FlashSaleRedis"],
+            dependencies: ["FlashSaleRedis", .product(name: "Logging", package: "swift-log")],
             path: "Tests/FlashSaleTesting",
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,7 @@ import BlockingIO
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import Metrics
 import Synchronization
 
 /// Where a Redis shard listens: `redis://host:port`.
@@ -109,6 +110,11 @@ public final class RedisClient: Service, Sendable {
         return try result.get()
     }
 
+    /// Round trips made so far: with pipelining, far fewer than requests under concurrency.
+    public var roundTripCount: Int {
+        self.pipelines.reduce(0) { $0 + $1.roundTrips.load(ordering: .relaxed) }
+    }
+
     /// Requests waiting across all connections.
     public var queueDepth: Int {
         self.pipelines.reduce(0) { $0 + $1.thread.queueDepth }
@@ -127,6 +133,8 @@ struct RedisRequest: Sendable {
 /// One connection and the thread that owns it.
 final class RedisPipeline: @unchecked Sendable {
     let thread: BatchingThread<RedisRequest>
+    let roundTrips = Atomic<Int>(0)
+    private let pipelineDepth = Recorder(label: "flashsale_redis_pipeline_depth")
     // Touched only on `thread`.
     private var connection: HiredisConnection?
     private var reconnectNotBeforeNanoseconds: UInt64 = 0
@@ -166,6 +174,8 @@ final class RedisPipeline: @unchecked Sendable {
             for request in batch { request.answer(.failure(.notConnected(reason))) }
             return
         }
+        self.roundTrips.add(1, ordering: .relaxed)
+        self.pipelineDepth.record(batch.count)
         do {
             for request in batch {
                 for command in request.commands { try connection.append(command) }

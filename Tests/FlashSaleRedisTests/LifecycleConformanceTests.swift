@@ -1,0 +1,71 @@
+import FlashSaleCore
+import FlashSaleRedis
+import FlashSaleTesting
+import Testing
+
+/// The Lua scripts carry out ReservationLifecycle's table atomically; this drives both through every
+/// status, due or not, and every command, and compares what they do.
+@Suite struct LifecycleConformanceTests {
+    struct Fixture {
+        var status: ReservationStatus
+        var due: Bool
+        var command: ReservationCommand
+        var sku: String
+        var id: String = ""
+    }
+
+    @Test func scriptsFollowTheStateMachine() async throws {
+        let shard = try TestShard()
+        let store = shard.store
+        var fixtures: [Fixture] = []
+        for status in ReservationStatus.allCases {
+            for due in [false, true] where status != .expired || due {
+                for command in ReservationCommand.allCases {
+                    fixtures.append(Fixture(status: status, due: due, command: command, sku: "s\(fixtures.count)"))
+                }
+            }
+        }
+        for index in fixtures.indices {
+            let fixture = fixtures[index]
+            _ = try await store.defineSKU(fixture.sku, settings: SKUSettings(stock: 1, reservationTtlSeconds: fixture.due ? 1 : 600))
+            let id = try await store.reserve(sku: fixture.sku, user: "u", quantity: 1, requestId: "q").reservation.id
+            fixtures[index].id = id
+            switch fixture.status {
+            case .committed: _ = try await store.commit(sku: fixture.sku, id: id)
+            case .released: _ = try await store.release(sku: fixture.sku, id: id)
+            case .reserved, .expired: break
+            }
+        }
+        try await Task.sleep(for: .milliseconds(1100))
+        for fixture in fixtures where fixture.status == .expired {
+            #expect(try await store.reservation(sku: fixture.sku, id: fixture.id).status == .expired)
+        }
+
+        for fixture in fixtures {
+            var lifecycle = ReservationLifecycle(status: fixture.status, expiresAtMilliseconds: 1000)
+            let expected = lifecycle.handle(fixture.command, nowMilliseconds: fixture.due ? 1000 : 999)
+            let observed = try await Self.observe(fixture, store)
+            #expect(observed == expected, "\(fixture.status) due=\(fixture.due) \(fixture.command)")
+            let after = try await store.reservation(sku: fixture.sku, id: fixture.id).status
+            #expect(after == lifecycle.status, "\(fixture.status) due=\(fixture.due) \(fixture.command)")
+            // Stock is held exactly while the reservation is reserved or committed.
+            let state = try await store.skuState(fixture.sku)
+            #expect(state.available == (after == .reserved || after == .committed ? 0 : 1))
+        }
+        await shard.close()
+    }
+
+    static func observe(_ fixture: Fixture, _ store: SKUStore) async throws -> ReservationAction {
+        do {
+            let reservation: Reservation
+            switch fixture.command {
+            case .commit: reservation = try await store.commit(sku: fixture.sku, id: fixture.id)
+            case .release: reservation = try await store.release(sku: fixture.sku, id: fixture.id)
+            case .expireIfDue: reservation = try await store.reservation(sku: fixture.sku, id: fixture.id)
+            }
+            return reservation.status == fixture.status ? .unchanged : .transition(to: reservation.status)
+        } catch SaleError.refused(let refusal) {
+            return .refuse(refusal, expiringNow: fixture.status == .reserved)
+        }
+    }
+}

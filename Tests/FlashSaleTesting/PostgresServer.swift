@@ -1,0 +1,71 @@
+public import Foundation
+
+/// A real PostgreSQL cluster in a temporary folder on a free 127.0.0.1 port, trust authentication.
+/// When the tests run as root, initdb and pg_ctl run as the `postgres` user (PostgreSQL refuses root).
+public final class PostgresServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: URL
+    private let binaries: URL
+    private var process: Process?
+
+    public var url: String { "postgresql://postgres@127.0.0.1:\(self.port)/postgres" }
+
+    public init() throws {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        guard let version = versions.sorted().last else { throw TestServerError.missingExecutable("postgresql") }
+        self.binaries = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
+        self.port = ServerProcess.freePort()
+        self.directory = try ServerProcess.temporaryDirectory("flashsale-postgres")
+        if getuid() == 0 {
+            try ServerProcess.run(try ServerProcess.executable("chown"), ["postgres", self.directory.path])
+        }
+        try self.asServerUser("initdb", ["-D", self.directory.appendingPathComponent("data").path,
+            "-U", "postgres", "--auth=trust", "--no-sync"])
+        try self.start()
+    }
+
+    deinit {
+        self.kill()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// Runs `postgres` itself as the child (no pg_ctl, whose wait hangs under the test runner's signal mask).
+    public func start() throws {
+        precondition(self.process == nil, "postgres is already running")
+        let postgres = self.binaries.appendingPathComponent("postgres").path
+        let arguments = [
+            "-D", self.directory.appendingPathComponent("data").path, "-p", String(self.port),
+            "-c", "listen_addresses=127.0.0.1", "-k", self.directory.path, "-c", "fsync=off",
+        ]
+        let process = Process()
+        if getuid() == 0 {
+            // setpriv execs in place, so the PID is the postmaster's and SIGKILL reaches it.
+            process.executableURL = try ServerProcess.executable("setpriv")
+            process.arguments = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", postgres] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: postgres)
+            process.arguments = arguments
+        }
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        self.process = process
+        try ServerProcess.waitUntilListening(port: self.port, seconds: 30, what: "postgres")
+    }
+
+    /// SIGKILL, by PID: test data is thrown away, so no clean shutdown is needed.
+    public func kill() {
+        guard let process = self.process else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    private func asServerUser(_ tool: String, _ arguments: [String]) throws {
+        let binary = self.binaries.appendingPathComponent(tool)
+        let status =
+            getuid() == 0
+            ? try ServerProcess.run(try ServerProcess.executable("runuser"), ["-u", "postgres", "--", binary.path] + arguments)
+            : try ServerProcess.run(binary, arguments)
+        guard status == 0 else { throw TestServerError.didNotStart("\(tool) \(arguments.first ?? "") (exit \(status))") }
+    }
+}
