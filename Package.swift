@@ -149,11 +149,19 @@ let package = Package(
             name: "FlashSaleHTTPTests",
             dependencies: [
                 "FlashSaleHTTP",
-                "FlashSaleNode",
+                "FlashSaleCore",
                 "FlashSaleRedis",
                 "FlashSaleTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleNodeTests",
+            dependencies: [
+                "FlashSaleNode",
+                .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,234 @@
+import FlashSaleCore
+import FlashSaleHTTP
+import FlashSaleRedis
+import FlashSaleTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The HTTP API over a real server and a real Redis shard.
+@Suite struct APITests {
+    static let token = "test-token"
+    static let admin: HTTPFields = [.authorization: "Bearer \(token)"]
+
+    static func withAPI(_ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void) async throws {
+        let shard = try TestShard()
+        let router = makeAPIRouter(
+            APIDependencies(
+                operations: shard.store,
+                adminToken: token,
+                clusterStatus: {
+                    ClusterStatus(
+                        epoch: 1,
+                        nodes: [.init(id: "n1", clientUrl: "http://x", peerAddress: "p", state: "active", skuCount: try await shard.store.skuCount())],
+                        syncer: .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
+                    )
+                },
+                isReady: { (try? await shard.store.scripts.loadAll()) != nil },
+                metricsText: { "flashsale_test 1\n" }
+            )
+        )
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in try await body(client, shard) }
+        await shard.close()
+    }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8))
+        return try #require(object as? [String: Any], "not a JSON object: \(String(buffer: response.body))")
+    }
+
+    static func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    @discardableResult
+    static func call(
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        _ body: String? = nil,
+        headers: HTTPFields = [:],
+        expect status: HTTPResponse.Status,
+        error code: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [String: Any] {
+        try await client.execute(uri: uri, method: method, headers: headers, body: body.map(Self.body)) { response in
+            #expect(response.status == status, "\(method) \(uri): \(String(buffer: response.body))", sourceLocation: sourceLocation)
+            let object = try Self.json(response)
+            if let code {
+                #expect(object["error"] as? String == code, sourceLocation: sourceLocation)
+                #expect((object["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+            }
+            return object
+        }
+    }
+
+    @Test func aSaleThroughTheAPI() async throws {
+        try await Self.withAPI { client, _ in
+            let define = #"{"stock": 3, "perUserLimit": 2, "reservationTtlSeconds": 600}"#
+            try await Self.call(client, .put, "/v1/skus/shoe", define, expect: .unauthorized, error: "unauthorized")
+            try await Self.call(client, .put, "/v1/skus/shoe", define, headers: [.authorization: "Bearer wrong"], expect: .unauthorized, error: "unauthorized")
+            let created = try await Self.call(client, .put, "/v1/skus/shoe", define, headers: Self.admin, expect: .created)
+            #expect(created["available"] as? Int == 3 && created["perUserLimit"] as? Int == 2)
+            try await Self.call(client, .put, "/v1/skus/shoe", #"{"stock": 4, "perUserLimit": 2}"#, headers: Self.admin, expect: .ok)
+
+            let reservation = try await Self.call(
+                client, .post, "/v1/skus/shoe/reservations", #"{"user":"ann","quantity":2,"requestId":"a1"}"#, expect: .created)
+            let id = try #require(reservation["id"] as? String)
+            #expect(reservation["status"] as? String == "reserved" && reservation["sku"] as? String == "shoe")
+            #expect(reservation["user"] as? String == "ann" && reservation["quantity"] as? Int == 2 && reservation["requestId"] as? String == "a1")
+            let expiresAt = try #require(reservation["expiresAt"] as? String)
+            #expect(ISO8601DateFormatter.withFractionalSeconds.date(from: expiresAt) != nil, "not RFC 3339: \(expiresAt)")
+
+            let repeated = try await Self.call(
+                client, .post, "/v1/skus/shoe/reservations", #"{"user":"ann","quantity":2,"requestId":"a1"}"#, expect: .ok)
+            #expect(repeated["id"] as? String == id)
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations", #"{"user":"ann","quantity":1,"requestId":"a2"}"#,
+                expect: .conflict, error: "limit_exceeded")
+            let bob = try await Self.call(client, .post, "/v1/skus/shoe/reservations", #"{"user":"bob","quantity":2,"requestId":"b1"}"#,
+                expect: .created)
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations", #"{"user":"cy","quantity":1,"requestId":"c1"}"#,
+                expect: .conflict, error: "sold_out")
+
+            #expect(try await Self.call(client, .get, "/v1/skus/shoe/reservations/\(id)", expect: .ok)["id"] as? String == id)
+            #expect(try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(id)/commit", expect: .ok)["status"] as? String == "committed")
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(id)/commit", expect: .ok)
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(id)/release", expect: .conflict, error: "committed")
+            let bobID = try #require(bob["id"] as? String)
+            #expect(try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(bobID)/release", expect: .ok)["status"] as? String == "released")
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(bobID)/release", expect: .ok)
+            try await Self.call(client, .post, "/v1/skus/shoe/reservations/\(bobID)/commit", expect: .conflict, error: "released")
+
+            let sku = try await Self.call(client, .get, "/v1/skus/shoe", expect: .ok)
+            #expect(sku["stock"] as? Int == 4 && sku["available"] as? Int == 2 && sku["reserved"] as? Int == 0 && sku["committed"] as? Int == 2)
+            #expect(sku["reservationTtlSeconds"] as? Int == 600)
+            try await Self.call(client, .put, "/v1/skus/shoe", #"{"stock": 1}"#, headers: Self.admin, expect: .conflict, error: "stock_below_sold")
+        }
+    }
+
+    @Test func anExpiredReservationAnswers410AndItsStockIsBack() async throws {
+        try await Self.withAPI { client, _ in
+            try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 1, "reservationTtlSeconds": 1}"#, headers: Self.admin, expect: .created)
+            let reservation = try await Self.call(client, .post, "/v1/skus/s/reservations", #"{"user":"u","quantity":1,"requestId":"1"}"#, expect: .created)
+            let id = try #require(reservation["id"] as? String)
+            try await Task.sleep(for: .milliseconds(1100))
+            try await Self.call(client, .post, "/v1/skus/s/reservations/\(id)/commit", expect: .gone, error: "expired")
+            #expect(try await Self.call(client, .get, "/v1/skus/s/reservations/\(id)", expect: .ok)["status"] as? String == "expired")
+            #expect(try await Self.call(client, .get, "/v1/skus/s", expect: .ok)["available"] as? Int == 1)
+        }
+    }
+
+    @Test func twoHundredBuyersOverHTTPForFiftyUnits() async throws {
+        try await Self.withAPI { client, _ in
+            try await Self.call(client, .put, "/v1/skus/hot", #"{"stock": 50}"#, headers: Self.admin, expect: .created)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for buyer in 0..<200 {
+                    group.addTask {
+                        try await client.execute(
+                            uri: "/v1/skus/hot/reservations", method: .post,
+                            body: Self.body(#"{"user":"u\#(buyer)","quantity":1,"requestId":"q\#(buyer)"}"#)
+                        ) { $0.status.code }
+                    }
+                }
+                return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(statuses == [201: 50, 409: 150])
+            let sku = try await Self.call(client, .get, "/v1/skus/hot", expect: .ok)
+            #expect(sku["reserved"] as? Int == 50 && sku["available"] as? Int == 0)
+        }
+    }
+
+    @Test func badInputGetsClear4xxAndNeverHurtsTheNode() async throws {
+        try await Self.withAPI { client, _ in
+            try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 10, "perUserLimit": 10}"#, headers: Self.admin, expect: .created)
+            let reserve = "/v1/skus/s/reservations"
+            let longUser = String(repeating: "u", count: 200)
+            let invalidBodies = [
+                "{not json", "", "[]", "null", #"{"user":"u","quantity":1}"#, #"{"quantity":1,"requestId":"r"}"#,
+                #"{"user":"u","quantity":"1","requestId":"r"}"#, #"{"user":5,"quantity":1,"requestId":"r"}"#,
+                #"{"user":"u","quantity":1.5,"requestId":"r"}"#, #"{"user":"u","quantity":0,"requestId":"r"}"#,
+                #"{"user":"u","quantity":-3,"requestId":"r"}"#, #"{"user":"u","quantity":1e30,"requestId":"r"}"#,
+                #"{"user":"u","quantity":99999999999999999999999,"requestId":"r"}"#,
+                #"{"user":"u","quantity":10000000000,"requestId":"r"}"#, #"{"user":"\#(longUser)","quantity":1,"requestId":"r"}"#,
+                #"{"user":"","quantity":1,"requestId":"r"}"#, #"{"user":"a\u0001b","quantity":1,"requestId":"r"}"#,
+                #"{"user":"u","quantity":null,"requestId":"r"}"#,
+            ]
+            for body in invalidBodies {
+                try await Self.call(client, .post, reserve, body, expect: .badRequest, error: "invalid_request")
+            }
+            for body in [#"{"stock": -1}"#, #"{"stock": "10"}"#, #"{"stock": 1, "perUserLimit": 0}"#, #"{"stock": 1, "reservationTtlSeconds": 0}"#, "{}"] {
+                try await Self.call(client, .put, "/v1/skus/s", body, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            }
+            let huge = #"{"user":"u","quantity":1,"requestId":"r","padding":""# + String(repeating: "x", count: 1 << 20) + #""}"#
+            try await Self.call(client, .post, reserve, huge, expect: .contentTooLarge, error: "body_too_large")
+            // Unknown fields are ignored.
+            try await Self.call(client, .post, reserve, #"{"user":"u","quantity":1,"requestId":"ok","colour":"red"}"#, expect: .created)
+
+            try await Self.call(client, .get, "/v1/skus/nope", expect: .notFound, error: "unknown_sku")
+            try await Self.call(client, .post, "/v1/skus/nope/reservations", #"{"user":"u","quantity":1,"requestId":"r"}"#,
+                expect: .notFound, error: "unknown_sku")
+            try await Self.call(client, .get, "/v1/skus/s/reservations/rnope", expect: .notFound, error: "unknown_reservation")
+            try await Self.call(client, .post, "/v1/skus/s/reservations/rnope/commit", expect: .notFound, error: "unknown_reservation")
+            try await Self.call(client, .post, "/v1/skus/s/reservations/rnope/release", expect: .notFound, error: "unknown_reservation")
+            try await Self.call(client, .get, "/v1/skus/\(String(repeating: "k", count: 129))", expect: .badRequest, error: "invalid_request")
+            try await Self.call(client, .get, "/no/such/route", expect: .notFound, error: "not_found")
+            try await Self.call(client, .post, "/v1/cluster/nodes", "{}", expect: .unauthorized, error: "unauthorized")
+            try await Self.call(client, .delete, "/v1/cluster/nodes/n2", expect: .unauthorized, error: "unauthorized")
+            #expect(try await Self.call(client, .get, "/healthz", expect: .ok)["status"] as? String == "ok")
+            #expect(try await Self.call(client, .get, "/v1/skus/s", expect: .ok)["reserved"] as? Int == 1)
+        }
+    }
+
+    @Test func percentEncodedSKUsAreDecoded() async throws {
+        try await Self.withAPI { client, _ in
+            let created = try await Self.call(client, .put, "/v1/skus/red%20shoe%2F42", #"{"stock": 1}"#, headers: Self.admin, expect: .created)
+            #expect(created["sku"] as? String == "red shoe/42")
+            #expect(try await Self.call(client, .get, "/v1/skus/red%20shoe%2F42", expect: .ok)["stock"] as? Int == 1)
+        }
+    }
+
+    @Test func redisGoingAwayGives503WithRetryAfterThenRecovers() async throws {
+        try await Self.withAPI { client, shard in
+            try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 5}"#, headers: Self.admin, expect: .created)
+            try await Self.call(client, .get, "/readyz", expect: .ok)
+            shard.server.kill()
+            let response = try await client.execute(
+                uri: "/v1/skus/s/reservations", method: .post, body: Self.body(#"{"user":"u","quantity":1,"requestId":"1"}"#))
+            #expect(response.status == .serviceUnavailable)
+            #expect(response.headers[.retryAfter] == "1")
+            #expect(try Self.json(response)["error"] as? String == "unavailable")
+            try await Self.call(client, .get, "/readyz", expect: .serviceUnavailable, error: "unavailable")
+            try shard.server.start()
+            var ready = false
+            for _ in 0..<100 where !ready {
+                ready = try await client.execute(uri: "/readyz", method: .get) { $0.status == .ok }
+                if !ready { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(ready)
+            try await Self.call(client, .post, "/v1/skus/s/reservations", #"{"user":"u","quantity":1,"requestId":"1"}"#, expect: .created)
+        }
+    }
+
+    @Test func clusterAndMetricsAnswer() async throws {
+        try await Self.withAPI { client, _ in
+            try await Self.call(client, .put, "/v1/skus/a", #"{"stock": 1}"#, headers: Self.admin, expect: .created)
+            let cluster = try await Self.call(client, .get, "/v1/cluster", expect: .ok)
+            let nodes = try #require(cluster["nodes"] as? [[String: Any]])
+            #expect(cluster["epoch"] as? Int == 1 && nodes.first?["skuCount"] as? Int == 1)
+            #expect((cluster["syncer"] as? [String: Any])?["fencingEpoch"] as? Int == 0)
+            try await Self.call(client, .post, "/v1/cluster/nodes", "{}", headers: Self.admin, expect: .notImplemented, error: "not_implemented")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "flashsale_test 1\n")
+            }
+        }
+    }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withFractionalSeconds: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}

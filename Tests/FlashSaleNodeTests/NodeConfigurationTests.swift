@@ -1,0 +1,54 @@
+import Configuration
+import FlashSaleNode
+import Foundation
+import Testing
+
+@Suite struct NodeConfigurationTests {
+    static func reader(_ layers: [[AbsoluteConfigKey: ConfigContent]]) -> ConfigReader {
+        ConfigReader(providers: layers.enumerated().map { index, values in
+            InMemoryProvider(name: "layer\(index)", values: values.mapValues { ConfigValue($0, isSecret: false) })
+        })
+    }
+
+    @Test func earlierProvidersWinAndDefaultsFillTheRest() throws {
+        let configuration = try NodeConfiguration(reader: Self.reader([
+            ["node.id": .string("n7"), "http.port": .int(9001)],
+            ["http.port": .int(1), "redis.url": .string("redis://127.0.0.1:7001"), "admin.token": .string("t")],
+        ]))
+        #expect(configuration.nodeID == "n7")
+        #expect(configuration.httpPort == 9001)
+        #expect(configuration.redisURL == "redis://127.0.0.1:7001")
+        #expect(configuration.httpHost == "127.0.0.1")
+        #expect(configuration.adminToken == "t")
+        #expect(configuration.clientURL == "http://127.0.0.1:9001")
+    }
+
+    @Test func readsTheAdminTokenFromAFileTrimmed() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
+        try "s3cret\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try NodeConfiguration(reader: Self.reader([
+            ["node.id": .string("n1"), "admin.tokenFile": .string(file.path)]
+        ]))
+        #expect(configuration.adminToken == "s3cret")
+    }
+
+    @Test func refusesMissingOrInvalidSettings() {
+        #expect(throws: NodeConfiguration.Problem.self) {
+            try NodeConfiguration(reader: Self.reader([["admin.token": .string("t")]]))
+        }
+        #expect(throws: NodeConfiguration.Problem.self) {
+            try NodeConfiguration(reader: Self.reader([["node.id": .string("n1")]]))
+        }
+        #expect(throws: NodeConfiguration.Problem.self) {
+            try NodeConfiguration(reader: Self.reader([
+                ["node.id": .string("n1"), "admin.token": .string("t"), "http.port": .int(70000)]
+            ]))
+        }
+        #expect(throws: NodeConfiguration.Problem.self) {
+            try NodeConfiguration(reader: Self.reader([
+                ["node.id": .string("n1"), "admin.tokenFile": .string("/nonexistent/token")]
+            ]))
+        }
+    }
+}
