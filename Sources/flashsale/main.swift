@@ -93,5 +93,6 @@ struct Node: AsyncParsableCommand {
         )
         logger.info("starting", metadata: ["http": "\(configuration.clientURL)", "redis": "\(configuration.redisURL)"])
         try await group.run()
+        logger.info("stopped")
     }
 }
