@@ -8,6 +8,7 @@ function setup(thread)
 end
 
 function init(args)
+    math.randomseed(os.time() * 1000 + thread_id)
     sku_path = args[1] or "/v1/skus/hot/reservations"
     prefix = "w" .. thread_id .. "-" .. math.random(1, 1000000000) .. "-"
     counter = 0
