@@ -45,6 +45,12 @@ struct JSONWriter {
 
     static func appendQuoted(_ value: String, to text: inout String) {
         text.append("\"")
+        // Identifiers are printable by validation, so the common case copies the string whole.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            text.append(value)
+            text.append("\"")
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text.append("\\\"")

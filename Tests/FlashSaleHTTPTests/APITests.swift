@@ -13,7 +13,7 @@ import Testing
     static let admin: HTTPFields = [.authorization: "Bearer \(token)"]
 
     static func withAPI(_ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void) async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let router = makeAPIRouter(
             APIDependencies(
                 operations: shard.store,

@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func scriptsFollowTheStateMachine() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         var fixtures: [Fixture] = []
         for status in ReservationStatus.allCases {

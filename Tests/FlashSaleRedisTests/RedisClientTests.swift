@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct RedisClientTests {
     @Test func concurrentRequestsSharePipelinedRoundTrips() async throws {
-        let shard = try TestShard(connections: 1)
+        let shard = try await TestShard.start(connections: 1)
         _ = try await shard.client.send(["PING"])
         let before = shard.client.roundTripCount
         let replies = try await withThrowingTaskGroup(of: RedisReply.self) { group in
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func commandsOfOneRequestAnswerInOrder() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let replies = try await shard.client.send([["SET", "k", "1"], ["INCR", "k"], ["GET", "k"], ["NOSUCHCOMMAND"]])
         #expect(replies[0] == .string("OK"))
         #expect(replies[1] == .integer(2))
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func aScriptCacheFlushIsRepairedByReloading() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         _ = try await shard.store.defineSKU("s", settings: SKUSettings(stock: 2))
         _ = try await shard.client.send(["SCRIPT", "FLUSH"])
         #expect(try await shard.store.reserve(sku: "s", user: "u", quantity: 1, requestId: "1").isNew)
@@ -43,7 +43,7 @@ import Testing
 @Suite struct RedisCrashTests {
     /// appendfsync always: every acknowledged reservation survives SIGKILL of Redis.
     @Test func killingRedisLosesNoAcknowledgedReservation() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 100_000, perUserLimit: 1_000_000))
         // Reservations keep arriving while Redis is killed; only the acknowledged ones count.

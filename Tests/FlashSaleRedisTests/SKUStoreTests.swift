@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct SKUStoreTests {
     @Test func twoHundredBuyersForFiftyUnitsGetExactlyFifty() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("hot", settings: SKUSettings(stock: 50))
         let outcomes = await withTaskGroup(of: String.self) { group in
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func quantitiesAboveOneAgainstTheLastUnits() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 5, perUserLimit: 10))
         _ = try await store.reserve(sku: "s", user: "a", quantity: 3, requestId: "1")
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func perUserLimitHoldsUnderConcurrentRequestsBySameUser() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 100, perUserLimit: 3))
         let created = await withTaskGroup(of: Int64.self) { group in
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func releasedAndExpiredQuantityNoLongerCountsAgainstTheUser() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 10, perUserLimit: 2))
         let first = try await store.reserve(sku: "s", user: "u", quantity: 2, requestId: "1")
@@ -80,7 +80,7 @@ import Testing
     }
 
     @Test func repeatedRequestIdReturnsTheSameReservationAndChangesNothing() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 10, perUserLimit: 5))
         let first = try await store.reserve(sku: "s", user: "u", quantity: 2, requestId: "same")
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func commitIsIdempotentAndReleaseAfterCommitIsRefused() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 10, perUserLimit: 5))
         let id = try await store.reserve(sku: "s", user: "u", quantity: 2, requestId: "1").reservation.id
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func releaseIsIdempotentReturnsStockAndCommitAfterReleaseIsRefused() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 1))
         let id = try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "1").reservation.id
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func aReservationPastItsTTLIsExpiredCannotBeCommittedAndItsStockIsBack() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 3, perUserLimit: 3, reservationTtlSeconds: 1))
         let lazy = try await store.reserve(sku: "s", user: "a", quantity: 1, requestId: "1").reservation
@@ -142,7 +142,7 @@ import Testing
     }
 
     @Test func soldOutStockHeldByLapsedReservationsIsFreedByTheNextReservation() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 1, reservationTtlSeconds: 1))
         _ = try await store.reserve(sku: "s", user: "a", quantity: 1, requestId: "1")
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func unknownSKUsAndReservationsAreNamedAsSuch() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         await #expect(throws: SaleError.unknownSKU) { try await store.skuState("nope") }
         await #expect(throws: SaleError.unknownSKU) { try await store.reserve(sku: "nope", user: "u", quantity: 1, requestId: "1") }
@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func stockCannotDropBelowWhatIsSold() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         #expect(try await store.defineSKU("s", settings: SKUSettings(stock: 5, perUserLimit: 5)).isNew)
         _ = try await store.reserve(sku: "s", user: "u", quantity: 3, requestId: "1")
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func everyChangeAppendsItsEventToTheOutboxInTheSameCall() async throws {
-        let shard = try TestShard()
+        let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 5, perUserLimit: 5))
         let a = try await store.reserve(sku: "s", user: "u", quantity: 2, requestId: "1").reservation

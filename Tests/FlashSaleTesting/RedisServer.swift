@@ -34,6 +34,8 @@ public final class RedisServer: @unchecked Sendable {
         try process.run()
         self.process = process
         try ServerProcess.waitUntilListening(port: self.port, seconds: 10, what: "redis-server")
+        // Another process may have taken the port between freePort() and the bind: then ours exited.
+        guard process.isRunning else { throw TestServerError.didNotStart("redis-server (port \(self.port) taken)") }
     }
 
     /// SIGKILL: no shutdown, no final fsync beyond what appendfsync always already did.

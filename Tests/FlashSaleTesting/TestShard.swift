@@ -7,7 +7,7 @@ public final class TestShard: Sendable {
     public let client: RedisClient
     public let store: SKUStore
 
-    public init(connections: Int = 2) throws {
+    private init(connections: Int) throws {
         self.server = try RedisServer()
         var logger = Logger(label: "test")
         logger.logLevel = .error
@@ -18,6 +18,22 @@ public final class TestShard: Sendable {
         )
         self.client.start()
         self.store = SKUStore(scripts: ScriptRunner(client: self.client), logger: logger)
+    }
+
+    /// Starts the shard and waits until the client gets PONG, so no test's first request meets
+    /// a connection attempt still in its backoff on a busy machine.
+    public static func start(connections: Int = 2) async throws -> TestShard {
+        let shard = try TestShard(connections: connections)
+        try await shard.waitUntilAnswering()
+        return shard
+    }
+
+    public func waitUntilAnswering() async throws {
+        for _ in 0..<200 {
+            if (try? await self.client.send(["PING"])) == .string("PONG") { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestServerError.didNotStart("Redis on port \(self.server.port) (no PONG)")
     }
 
     public func close() async {

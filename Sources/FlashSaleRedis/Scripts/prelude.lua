@@ -74,8 +74,13 @@ local function save_reservation(k, r)
     redis.call('HSET', k.res, r.id, cmsgpack.pack({ r.status, r.qty, r.exp, r.version, r.user, r.rid }))
 end
 
-local function view(r)
-    return { r.id, r.user, r.qty, r.status, r.exp, r.rid }
+-- A reply: the given leading fields, then the reservation as {id, user, quantity, status, expiresAt, requestId}.
+local function answer(r, ...)
+    local reply = { ... }
+    for _, v in ipairs({ r.id, r.user, r.qty, r.status, r.exp, r.rid }) do
+        reply[#reply + 1] = v
+    end
+    return reply
 end
 
 -- The transactional outbox: every change appends its event in the same script call.
@@ -152,17 +157,21 @@ local function apply(k, s, r, command, now)
         if expiring_now then
             transition(k, s, r, 'expired')
         end
-        local reply = { 'refused', argument }
-        for _, v in ipairs(view(r)) do
-            reply[#reply + 1] = v
-        end
-        return reply
+        return answer(r, 'refused', argument)
     end
-    local reply = { 'ok' }
-    for _, v in ipairs(view(r)) do
-        reply[#reply + 1] = v
+    return answer(r, 'ok')
+end
+
+-- The whole of commit.lua, release.lua and read.lua, which differ only in their command.
+-- ARGV: sku, reservation id.
+local function resolve(command)
+    local k = sku_keys(ARGV[1])
+    local s = load_sku(k)
+    local r = s and load_reservation(k, ARGV[2])
+    if not r then
+        return { 'unknown_reservation' }
     end
-    return reply
+    return apply(k, s, r, command, now_ms())
 end
 
 -- Expires up to `max` due reservations of one SKU, earliest first; returns how many it expired.

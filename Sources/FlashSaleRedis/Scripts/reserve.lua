@@ -38,8 +38,4 @@ redis.call('ZADD', EXPIRY_INDEX, 'LT', int(r.exp), k.sku)
 s.reserved = s.reserved + qty
 save_sku(k, s)
 record('reserved', k, s, r)
-local reply = { 'created' }
-for _, v in ipairs(view(r)) do
-    reply[#reply + 1] = v
-end
-return reply
+return answer(r, 'created')
