@@ -49,7 +49,13 @@ public final class PostgresServer: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         self.process = process
-        try ServerProcess.waitUntilListening(port: self.port, seconds: 30, what: "postgres")
+        // Listening is not ready: until recovery ends, connections get "the database system is starting up".
+        let isReady = self.binaries.appendingPathComponent("pg_isready")
+        let deadline = Date().addingTimeInterval(30)
+        while try ServerProcess.run(isReady, ["-q", "-h", "127.0.0.1", "-p", String(self.port)]) != 0 {
+            guard Date() < deadline, process.isRunning else { throw TestServerError.didNotStart("postgres on port \(self.port)") }
+            usleep(50_000)
+        }
     }
 
     /// SIGKILL, by PID: test data is thrown away, so no clean shutdown is needed.
