@@ -10,8 +10,6 @@ public import ServiceLifecycle
 /// in the order a ServiceGroup must start them (it stops them in reverse: HTTP drains first).
 public struct CoordinatorNode: Sendable {
     public let configuration: NodeConfiguration
-    let redis: RedisClient
-    let store: SKUStore
     public let services: [any Service]
 
     public init(
@@ -52,8 +50,6 @@ public struct CoordinatorNode: Sendable {
             ),
             logger: logger
         )
-        self.redis = redis
-        self.store = store
         self.services = [redis, sweeper, http]
     }
 
