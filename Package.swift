@@ -44,6 +44,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Cluster logic without I/O: placement of SKUs on nodes.
+        .target(
+            name: "FlashSaleCluster",
+            swiftSettings: swiftSettings
+        ),
+
         // A thread-owning executor for blocking C calls, shared by the Redis and PostgreSQL clients.
         .target(
             name: "BlockingIO",
@@ -128,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "FlashSaleCoreTests",
             dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleClusterTests",
+            dependencies: ["FlashSaleCluster"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
