@@ -78,6 +78,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The leader-elected, fenced syncer from every shard's outbox to the PostgreSQL record.
+        .target(
+            name: "FlashSaleSync",
+            dependencies: [
+                "FlashSaleCore",
+                "FlashSaleRedis",
+                "FlashSalePostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The HTTP API v1 on Hummingbird.
         .target(
             name: "FlashSaleHTTP",
@@ -97,7 +111,7 @@ let package = Package(
                 "FlashSaleCore",
                 "FlashSaleHTTP",
                 "FlashSaleRedis",
-                "FlashSalePostgres",
+                "FlashSaleSync",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,6 +153,11 @@ let package = Package(
         .testTarget(
             name: "FlashSaleClusterTests",
             dependencies: ["FlashSaleCluster"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleSyncTests",
+            dependencies: ["FlashSaleSync", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

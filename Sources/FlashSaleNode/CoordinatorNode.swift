@@ -1,6 +1,7 @@
 import FlashSaleCore
 import FlashSaleHTTP
 import FlashSaleRedis
+import FlashSaleSync
 public import Hummingbird
 public import Logging
 import Prometheus
@@ -29,12 +30,21 @@ public struct CoordinatorNode: Sendable {
             intervalMilliseconds: configuration.sweepIntervalMilliseconds,
             logger: logger
         )
+        // Without PostgreSQL the node still sells; the record simply is not written.
+        let syncer = configuration.postgresURL.map { url in
+            Syncer(
+                configuration: .init(nodeID: configuration.nodeID, redisURL: configuration.redisURL),
+                postgresURL: url,
+                localShard: redis,
+                logger: logger
+            )
+        }
         let router = makeAPIRouter(
             APIDependencies(
                 operations: store,
                 adminToken: configuration.adminToken,
                 clusterStatus: { [configuration] in
-                    try await Self.clusterStatus(configuration, store: store)
+                    try await Self.clusterStatus(configuration, store: store, syncer: syncer?.clusterStatus)
                 },
                 isReady: {
                     (try? await store.scripts.loadAll()) != nil
@@ -50,11 +60,15 @@ public struct CoordinatorNode: Sendable {
             ),
             logger: logger
         )
-        self.services = [redis, sweeper, http]
+        self.services = [redis, sweeper] + (syncer.map { [$0] } ?? []) + [http]
     }
 
     /// One node, one shard: the cluster is this node until membership arrives.
-    static func clusterStatus(_ configuration: NodeConfiguration, store: SKUStore) async throws -> ClusterStatus {
+    static func clusterStatus(
+        _ configuration: NodeConfiguration,
+        store: SKUStore,
+        syncer: ClusterStatus.Syncer?
+    ) async throws -> ClusterStatus {
         let skuCount = try await store.skuCount()
         return ClusterStatus(
             epoch: 1,
@@ -67,7 +81,7 @@ public struct CoordinatorNode: Sendable {
                     skuCount: skuCount
                 )
             ],
-            syncer: .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
+            syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
         )
     }
 }

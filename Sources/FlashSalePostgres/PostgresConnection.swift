@@ -7,7 +7,7 @@ public enum PostgresError: Error, Sendable, Hashable {
 }
 
 /// One libpq connection. Every call blocks: run it on a thread of its own, never on an event loop
-/// or the cooperative pool. The syncer (issue 3) owns one per thread.
+/// or the cooperative pool: `PostgresClient` owns one on a thread of its own.
 public final class PostgresConnection {
     private let connection: OpaquePointer
 
@@ -53,6 +53,28 @@ public final class PostgresConnection {
             rows.append(values)
         }
         return rows
+    }
+
+    /// False once the server closed the connection or it broke.
+    public var isHealthy: Bool { PQstatus(self.connection) == CONNECTION_OK }
+
+    /// True inside a transaction block, including a failed one.
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(self.connection)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// Runs `body` inside BEGIN ... COMMIT; any error rolls back.
+    public func transaction<Result>(_ body: () throws -> Result) throws -> Result {
+        try self.execute("BEGIN")
+        do {
+            let result = try body()
+            try self.execute("COMMIT")
+            return result
+        } catch {
+            if self.isHealthy { _ = try? self.execute("ROLLBACK") }
+            throw error
+        }
     }
 
     private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String {

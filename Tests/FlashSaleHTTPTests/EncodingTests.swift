@@ -1,3 +1,4 @@
+import FlashSaleCore
 import Foundation
 import Testing
 

@@ -1,37 +1,38 @@
-/// Writes the API's small JSON objects directly: no Encodable machinery on the hot path.
-struct JSONWriter {
+/// Writes small JSON objects directly: no Encodable machinery on the hot path (API answers,
+/// batches of rows for PostgreSQL).
+public struct JSONWriter {
     private var text = "{"
     private var isFirst = true
 
-    static func object(_ build: (inout JSONWriter) -> Void) -> String {
+    public static func object(_ build: (inout JSONWriter) -> Void) -> String {
         var writer = JSONWriter()
         build(&writer)
         writer.text.append("}")
         return writer.text
     }
 
-    mutating func field(_ name: String, _ value: String) {
+    public mutating func field(_ name: String, _ value: String) {
         self.key(name)
         Self.appendQuoted(value, to: &self.text)
     }
 
-    mutating func field(_ name: String, _ value: Int64) {
+    public mutating func field(_ name: String, _ value: Int64) {
         self.key(name)
         self.text.append(String(value))
     }
 
-    mutating func field(_ name: String, _ value: Double) {
+    public mutating func field(_ name: String, _ value: Double) {
         self.key(name)
         self.text.append(String(value))
     }
 
-    mutating func nullField(_ name: String) {
+    public mutating func nullField(_ name: String) {
         self.key(name)
         self.text.append("null")
     }
 
     /// A nested value written by the caller: an object or an array of objects.
-    mutating func raw(_ name: String, _ json: String) {
+    public mutating func raw(_ name: String, _ json: String) {
         self.key(name)
         self.text.append(json)
     }
@@ -43,7 +44,7 @@ struct JSONWriter {
         self.text.append(":")
     }
 
-    static func appendQuoted(_ value: String, to text: inout String) {
+    public static func appendQuoted(_ value: String, to text: inout String) {
         text.append("\"")
         // Identifiers are printable by validation, so the common case copies the string whole.
         if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
@@ -67,7 +68,7 @@ struct JSONWriter {
         text.append("\"")
     }
 
-    static func array(_ elements: [String]) -> String {
+    public static func array(_ elements: [String]) -> String {
         "[" + elements.joined(separator: ",") + "]"
     }
 }

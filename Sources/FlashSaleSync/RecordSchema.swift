@@ -1,0 +1,43 @@
+import FlashSalePostgres
+
+/// The PostgreSQL record: the fixed tables `inventory` and `reservations` (shared/DESIGN.md 3b)
+/// and the syncer's own. Created at start-up by every node; an advisory lock serialises nodes
+/// that start together.
+enum RecordSchema {
+    static let statements = [
+        """
+        CREATE TABLE IF NOT EXISTS inventory (
+            sku text PRIMARY KEY, stock bigint NOT NULL, reserved bigint NOT NULL,
+            committed bigint NOT NULL, version bigint NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS reservations (
+            id text PRIMARY KEY, sku text NOT NULL, user_id text NOT NULL, quantity int NOT NULL,
+            status text NOT NULL, request_id text NOT NULL, expires_at timestamptz NOT NULL,
+            version bigint NOT NULL, updated_at timestamptz NOT NULL)
+        """,
+        // One row: who leads the syncer, under which fencing epoch, until when (PostgreSQL's clock).
+        """
+        CREATE TABLE IF NOT EXISTS syncer_lease (
+            id int PRIMARY KEY CHECK (id = 1), holder text NOT NULL, epoch bigint NOT NULL,
+            expires_at timestamptz NOT NULL, lag_ms bigint)
+        """,
+        // How far each shard's outbox is in the record; written in the same transaction as the rows.
+        """
+        CREATE TABLE IF NOT EXISTS outbox_positions (
+            shard text PRIMARY KEY, last_id text NOT NULL, updated_at timestamptz NOT NULL)
+        """,
+        // The shards whose outboxes the leader flushes; every node registers its own.
+        """
+        CREATE TABLE IF NOT EXISTS shards (
+            node_id text PRIMARY KEY, redis_url text NOT NULL, registered_at timestamptz NOT NULL)
+        """,
+    ]
+
+    static func migrate(_ connection: PostgresConnection) throws {
+        try connection.transaction {
+            try connection.execute("SELECT pg_advisory_xact_lock(7262837)")
+            for statement in Self.statements { try connection.execute(statement) }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import FlashSaleCore
+import FlashSalePostgres
+
+/// The syncer's statements against PostgreSQL. Every method runs on the PostgreSQL client's thread.
+struct RecordWriter: Sendable {
+    let holder: String
+
+    struct LeaseView: Sendable, Hashable {
+        var holder: String
+        var epoch: Int64
+        var lagMilliseconds: Int64?
+        var isLive: Bool
+    }
+
+    /// Takes the lease when it has expired or is already ours; always with a new, higher epoch,
+    /// which fences every earlier holder, even an earlier run of this same node.
+    func acquire(_ connection: PostgresConnection, ttlMilliseconds: Int64) throws -> Int64? {
+        let rows = try connection.execute(
+            """
+            INSERT INTO syncer_lease (id, holder, epoch, expires_at)
+            VALUES (1, $1, 1, now() + $2 * interval '1 millisecond')
+            ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, epoch = syncer_lease.epoch + 1,
+                expires_at = EXCLUDED.expires_at
+            WHERE syncer_lease.expires_at < now() OR syncer_lease.holder = EXCLUDED.holder
+            RETURNING epoch
+            """,
+            [self.holder, String(ttlMilliseconds)]
+        )
+        return rows.first?.first.flatMap { $0.flatMap { Int64($0) } }
+    }
+
+    /// Extends the lease if it is still ours at this epoch and has not run out.
+    func renew(_ connection: PostgresConnection, epoch: Int64, ttlMilliseconds: Int64) throws -> Bool {
+        try !connection.execute(
+            """
+            UPDATE syncer_lease SET expires_at = now() + $3 * interval '1 millisecond'
+            WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > now() RETURNING epoch
+            """,
+            [self.holder, String(epoch), String(ttlMilliseconds)]
+        ).isEmpty
+    }
+
+    func lease(_ connection: PostgresConnection) throws -> LeaseView? {
+        let rows = try connection.execute("SELECT holder, epoch, lag_ms, expires_at > now() FROM syncer_lease WHERE id = 1")
+        guard let row = rows.first, let holder = row[0], let epoch = row[1].flatMap({ Int64($0) }) else { return nil }
+        return LeaseView(holder: holder, epoch: epoch, lagMilliseconds: row[2].flatMap { Int64($0) }, isLive: row[3] == "t")
+    }
+
+    func register(_ connection: PostgresConnection, redisURL: String) throws {
+        try connection.execute(
+            """
+            INSERT INTO shards (node_id, redis_url, registered_at) VALUES ($1, $2, now())
+            ON CONFLICT (node_id) DO UPDATE SET redis_url = EXCLUDED.redis_url, registered_at = now()
+            """,
+            [self.holder, redisURL]
+        )
+    }
+
+    func shards(_ connection: PostgresConnection) throws -> [(nodeID: String, redisURL: String)] {
+        try connection.execute("SELECT node_id, redis_url FROM shards ORDER BY node_id").compactMap { row in
+            guard let id = row[0], let url = row[1] else { return nil }
+            return (id, url)
+        }
+    }
+
+    func position(_ connection: PostgresConnection, shard: String) throws -> String? {
+        try connection.execute("SELECT last_id FROM outbox_positions WHERE shard = $1", [shard]).first?.first ?? nil
+    }
+
+    /// Writes a batch of one shard's outbox in one transaction that first checks, under a row lock,
+    /// that the lease is still ours at `epoch`. Reservations are upserted by id, newer versions only;
+    /// each SKU's inventory row by optimistic lock on its version; the shard's position last.
+    /// Returns how many inventory updates had to retry.
+    func flush(
+        _ connection: PostgresConnection,
+        shard: String,
+        events: [OutboxEvent],
+        epoch: Int64,
+        lagMilliseconds: Int64,
+        inventoryRetriesMax: Int
+    ) throws -> Int {
+        guard let last = events.last else { return 0 }
+        return try connection.transaction {
+            let fence = try connection.execute(
+                "SELECT 1 FROM syncer_lease WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > now() FOR UPDATE",
+                [self.holder, String(epoch)]
+            )
+            guard !fence.isEmpty else { throw SyncError.fenced }
+
+            var latestReservation: [String: OutboxEvent.ReservationFields] = [:]
+            var latestSKU: [String: OutboxEvent] = [:]
+            for event in events {
+                if let reservation = event.reservation, reservation.version > latestReservation[reservation.id]?.version ?? 0 {
+                    latestReservation[reservation.id] = reservation
+                }
+                if event.skuVersion > latestSKU[event.sku]?.skuVersion ?? 0 { latestSKU[event.sku] = event }
+            }
+            if !latestReservation.isEmpty {
+                let skuOf = Dictionary(events.compactMap { event in event.reservation.map { ($0.id, event.sku) } }, uniquingKeysWith: { a, _ in a })
+                // One JSON parameter for json_to_recordset: the whole batch in one statement and round trip.
+                let rows = latestReservation.values.map { r in
+                    JSONWriter.object {
+                        $0.field("id", r.id)
+                        $0.field("sku", skuOf[r.id] ?? "")
+                        $0.field("user_id", r.user)
+                        $0.field("quantity", r.quantity)
+                        $0.field("status", r.status)
+                        $0.field("request_id", r.requestId)
+                        $0.field("expires_at_ms", r.expiresAtMilliseconds)
+                        $0.field("version", r.version)
+                    }
+                }
+                try connection.execute(
+                    """
+                    INSERT INTO reservations (id, sku, user_id, quantity, status, request_id, expires_at, version, updated_at)
+                    SELECT id, sku, user_id, quantity, status, request_id, to_timestamp(expires_at_ms / 1000.0), version, now()
+                    FROM json_to_recordset($1::json) AS r(id text, sku text, user_id text, quantity int, status text,
+                        request_id text, expires_at_ms bigint, version bigint)
+                    ON CONFLICT (id) DO UPDATE SET sku = EXCLUDED.sku, user_id = EXCLUDED.user_id,
+                        quantity = EXCLUDED.quantity, status = EXCLUDED.status, request_id = EXCLUDED.request_id,
+                        expires_at = EXCLUDED.expires_at, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+                    WHERE reservations.version < EXCLUDED.version
+                    """,
+                    [JSONWriter.array(rows)]
+                )
+            }
+            var retries = 0
+            for event in latestSKU.values {
+                retries += try self.updateInventory(connection, event, retriesMax: inventoryRetriesMax)
+            }
+            try connection.execute(
+                """
+                INSERT INTO outbox_positions (shard, last_id, updated_at) VALUES ($1, $2, now())
+                ON CONFLICT (shard) DO UPDATE SET last_id = EXCLUDED.last_id, updated_at = now()
+                """,
+                [shard, last.streamID]
+            )
+            try connection.execute("UPDATE syncer_lease SET lag_ms = $1 WHERE id = 1", [String(lagMilliseconds)])
+            return retries
+        }
+    }
+
+    /// Optimistic lock: read the row's version, write only `WHERE version = $expected`, retry
+    /// (bounded) when another writer moved it. A row already at a newer version is left alone.
+    private func updateInventory(_ connection: PostgresConnection, _ event: OutboxEvent, retriesMax: Int) throws -> Int {
+        let values = [event.sku, String(event.stock), String(event.reserved), String(event.committed), String(event.skuVersion)]
+        for attempt in 0...retriesMax {
+            let current = try connection.execute("SELECT version FROM inventory WHERE sku = $1", [event.sku])
+            if let row = current.first, let expected = row[0].flatMap({ Int64($0) }) {
+                if expected >= event.skuVersion { return attempt }
+                let updated = try connection.execute(
+                    """
+                    UPDATE inventory SET stock = $2, reserved = $3, committed = $4, version = $5
+                    WHERE sku = $1 AND version = $6 RETURNING sku
+                    """,
+                    values + [String(expected)]
+                )
+                if !updated.isEmpty { return attempt }
+            } else {
+                let inserted = try connection.execute(
+                    """
+                    INSERT INTO inventory (sku, stock, reserved, committed, version) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (sku) DO NOTHING RETURNING sku
+                    """,
+                    values
+                )
+                if !inserted.isEmpty { return attempt }
+            }
+        }
+        throw SyncError.inventoryConflict(event.sku)
+    }
+}

@@ -1,0 +1,222 @@
+public import FlashSaleCore
+import FlashSalePostgres
+public import FlashSaleRedis
+import Foundation
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// The leader-elected, fenced syncer. Every node runs one; the lease decides which one flushes.
+/// The leader reads every registered shard's outbox in batches, writes each batch to PostgreSQL in
+/// one fenced transaction together with the shard's position, and only then trims the outbox.
+public final class Syncer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var nodeID: String
+        public var redisURL: String
+        public var leaseTTL: Duration
+        public var batchSizeMax: Int
+        public var inventoryRetriesMax: Int
+        public var idleDelay: Duration
+
+        public init(
+            nodeID: String,
+            redisURL: String,
+            leaseTTL: Duration = .seconds(5),
+            batchSizeMax: Int = 1024,
+            inventoryRetriesMax: Int = 5,
+            idleDelay: Duration = .milliseconds(50)
+        ) {
+            self.nodeID = nodeID
+            self.redisURL = redisURL
+            self.leaseTTL = leaseTTL
+            self.batchSizeMax = batchSizeMax
+            self.inventoryRetriesMax = inventoryRetriesMax
+            self.idleDelay = idleDelay
+        }
+    }
+
+    private let configuration: Configuration
+    private let postgres: PostgresClient
+    private let localShard: RedisClient
+    private let writer: RecordWriter
+    private let logger: Logger
+    private let status = Mutex(ClusterStatus.Syncer(leader: nil, fencingEpoch: 0, lagSeconds: nil))
+    private let remoteShards = Mutex<[String: RedisClient]>([:])
+    private let rowsFlushed = Counter(label: "flashsale_syncer_events_flushed_total")
+    private let conflictsRetried = Counter(label: "flashsale_syncer_inventory_conflicts_retried_total")
+    private let batchSizes = Recorder(label: "flashsale_syncer_batch_size")
+    private let lagGauge = Gauge(label: "flashsale_syncer_lag_seconds")
+
+    public init(configuration: Configuration, postgresURL: String, localShard: RedisClient, logger: Logger) {
+        self.configuration = configuration
+        let ttlMilliseconds = configuration.leaseTTL / .milliseconds(1)
+        // A leader paused inside a flush must not hold the lease row's lock past its lease.
+        let idleTimeout = Int64(ttlMilliseconds)
+        self.postgres = PostgresClient(
+            url: postgresURL,
+            sessionSettings: ["SET idle_in_transaction_session_timeout = \(idleTimeout)"]
+        )
+        self.localShard = localShard
+        self.writer = RecordWriter(holder: configuration.nodeID)
+        self.logger = logger
+    }
+
+    /// What `GET /v1/cluster` shows under `syncer`.
+    public var clusterStatus: ClusterStatus.Syncer {
+        self.status.withLock { $0 }
+    }
+
+    public func run() async throws {
+        await self.prepare()
+        let ttl = self.configuration.leaseTTL
+        var lease = SyncerLease(
+            ttl: ttl, renewInterval: ttl / 5, retryInterval: ttl / 5, safetyMargin: ttl / 10, now: .now
+        )
+        var positions: [String: String] = [:]
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let now = ContinuousClock.now
+            switch lease.tick(now: now) {
+            case .wait:
+                await self.pause(ttl / 10)
+            case .acquire:
+                await self.acquire(&lease, sentAt: now)
+                positions = [:]
+            case .renew(let epoch):
+                await self.renew(&lease, epoch: epoch, sentAt: now)
+            case .flush(let epoch):
+                do {
+                    let flushed = try await self.flushAll(epoch: epoch, positions: &positions)
+                    if flushed == 0 { await self.pause(self.configuration.idleDelay) }
+                } catch SyncError.fenced {
+                    self.logger.warning("the syncer lease moved on; this node stops flushing", metadata: ["epoch": "\(epoch)"])
+                    lease.lost(now: .now)
+                } catch {
+                    self.logger.warning("flush failed", metadata: ["error": "\(error)"])
+                    positions = [:]
+                    await self.pause(ttl / 10)
+                }
+            }
+        }
+        await self.postgres.stop()
+        for client in self.remoteShards.withLock({ Array($0.values) }) { await client.stop() }
+    }
+
+    /// Creates the schema and registers this node's shard, retrying until PostgreSQL answers.
+    private func prepare() async {
+        let redisURL = self.configuration.redisURL
+        let writer = self.writer
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await self.postgres.withConnection { connection in
+                    try RecordSchema.migrate(connection)
+                    try writer.register(connection, redisURL: redisURL)
+                }
+                return
+            } catch {
+                self.logger.warning("PostgreSQL is not ready for the syncer", metadata: ["error": "\(error)"])
+                await self.pause(.seconds(1))
+            }
+        }
+    }
+
+    private func acquire(_ lease: inout SyncerLease, sentAt: ContinuousClock.Instant) async {
+        let writer = self.writer
+        let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
+        do {
+            let (epoch, view) = try await self.postgres.withConnection { connection in
+                let epoch = try writer.acquire(connection, ttlMilliseconds: ttl)
+                return (epoch, try writer.lease(connection))
+            }
+            if let epoch {
+                lease.acquired(epoch: epoch, sentAt: sentAt)
+                self.logger.info("leading the syncer", metadata: ["fencingEpoch": "\(epoch)"])
+            } else {
+                lease.acquireFailed(now: .now)
+            }
+            self.publish(view)
+        } catch {
+            lease.acquireFailed(now: .now)
+        }
+    }
+
+    private func renew(_ lease: inout SyncerLease, epoch: Int64, sentAt: ContinuousClock.Instant) async {
+        let writer = self.writer
+        let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
+        do {
+            let (renewed, view) = try await self.postgres.withConnection { connection in
+                (try writer.renew(connection, epoch: epoch, ttlMilliseconds: ttl), try writer.lease(connection))
+            }
+            if renewed { lease.renewed(epoch: epoch, sentAt: sentAt) } else { lease.lost(now: .now) }
+            self.publish(view)
+        } catch {
+            lease.renewFailed(now: .now)
+        }
+    }
+
+    /// One pass over every registered shard: at most one batch each. Returns events flushed.
+    private func flushAll(epoch: Int64, positions: inout [String: String]) async throws -> Int {
+        let writer = self.writer
+        let shards = try await self.postgres.withConnection { try writer.shards($0) }
+        var flushed = 0
+        var lagMilliseconds: Int64 = 0
+        for shard in shards {
+            let client = self.client(for: shard.nodeID, url: shard.redisURL)
+            if positions[shard.nodeID] == nil {
+                let stored = try await self.postgres.withConnection { try writer.position($0, shard: shard.nodeID) }
+                positions[shard.nodeID] = stored ?? "0-0"
+            }
+            let after = positions[shard.nodeID]!
+            let reply = try await client.send(["XRANGE", "fs:outbox", "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
+            let events = try OutboxEvent.parse(reply)
+            guard let last = events.last else { continue }
+            let lag = Int64(Date().timeIntervalSince1970 * 1000) - events[0].appendedAtMilliseconds
+            lagMilliseconds = max(lagMilliseconds, lag)
+            let retriesMax = self.configuration.inventoryRetriesMax
+            let retries = try await self.postgres.withConnection { connection in
+                try writer.flush(
+                    connection, shard: shard.nodeID, events: events, epoch: epoch,
+                    lagMilliseconds: max(0, lag), inventoryRetriesMax: retriesMax
+                )
+            }
+            positions[shard.nodeID] = last.streamID
+            // Only now, with the rows and the position committed, may the outbox shrink.
+            _ = try? await client.send(["XTRIM", "fs:outbox", "MINID", last.streamID])
+            flushed += events.count
+            self.rowsFlushed.increment(by: events.count)
+            self.batchSizes.record(events.count)
+            if retries > 0 { self.conflictsRetried.increment(by: retries) }
+        }
+        let lagSeconds = Double(max(0, lagMilliseconds)) / 1000
+        self.lagGauge.record(lagSeconds)
+        self.status.withLock { $0 = .init(leader: self.configuration.nodeID, fencingEpoch: epoch, lagSeconds: lagSeconds) }
+        return flushed
+    }
+
+    private func client(for nodeID: String, url: String) -> RedisClient {
+        if nodeID == self.configuration.nodeID { return self.localShard }
+        return self.remoteShards.withLock { clients in
+            if let client = clients[nodeID], client.endpoint.description == url { return client }
+            let endpoint = (try? RedisEndpoint(url: url)) ?? RedisEndpoint(host: "127.0.0.1", port: 0)
+            let client = RedisClient(endpoint: endpoint, configuration: .init(connectionCount: 1), logger: self.logger)
+            client.start()
+            clients[nodeID] = client
+            return client
+        }
+    }
+
+    private func publish(_ view: RecordWriter.LeaseView?) {
+        guard let view else { return }
+        self.status.withLock {
+            $0 = .init(
+                leader: view.isLive ? view.holder : nil,
+                fencingEpoch: view.epoch,
+                lagSeconds: view.lagMilliseconds.map { Double($0) / 1000 }
+            )
+        }
+    }
+
+    private func pause(_ duration: Duration) async {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    }
+}
