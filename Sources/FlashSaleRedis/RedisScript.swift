@@ -78,3 +78,8 @@ public final class ScriptRunner: Sendable {
         return digest
     }
 }
+
+/// Key names for readers outside the scripts (the audit). `Scripts/prelude.lua` defines the layout.
+public enum SKUKeys {
+    public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
+}

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Configuration
 import FlashSaleNode
+import FlashSaleSync
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -12,7 +14,7 @@ struct FlashSale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flashsale",
         abstract: "A distributed flash-sale coordinator.",
-        subcommands: [Node.self]
+        subcommands: [Node.self, Audit.self]
     )
 }
 
@@ -94,5 +96,47 @@ struct Node: AsyncParsableCommand {
         logger.info("starting", metadata: ["http": "\(configuration.clientURL)", "redis": "\(configuration.redisURL)"])
         try await group.run()
         logger.info("stopped")
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare every SKU's counters in the cluster with the PostgreSQL record.",
+        discussion: """
+            Waits until the syncer has flushed every registered shard's outbox, then lists every \
+            difference. Exit status: 0 when the record agrees, 1 when it differs, 2 when the syncer \
+            did not catch up in time.
+            """
+    )
+
+    @Option(help: "PostgreSQL connection URL (or FLASHSALE_POSTGRES_URL).") var postgresUrl: String?
+    @Option(help: "How long to wait for the syncer to catch up.") var waitSeconds: Int = 30
+
+    func run() async throws {
+        guard let url = self.postgresUrl ?? ProcessInfo.processInfo.environment["FLASHSALE_POSTGRES_URL"] else {
+            throw ValidationError("--postgres-url is required")
+        }
+        var logger = Logger(label: "flashsale.audit")
+        logger.logLevel = .error
+        let audit = RecordAudit(postgresURL: url, logger: logger)
+        let deadline = ContinuousClock.now + .seconds(self.waitSeconds)
+        while true {
+            switch try await audit.run() {
+            case .caughtUp(let differences):
+                if differences.isEmpty {
+                    print("the record agrees with the cluster")
+                    return
+                }
+                print("\(differences.count) difference(s) between the cluster and the record:")
+                for difference in differences { print("  \(difference)") }
+                throw ExitCode(1)
+            case .behind(let shards):
+                guard ContinuousClock.now < deadline else {
+                    print("the syncer has not caught up with shard(s) \(shards.joined(separator: ", "))")
+                    throw ExitCode(2)
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
     }
 }

@@ -72,6 +72,16 @@ import Testing
         #expect(try await Self.eventually { (try await shard.client.send(["XLEN", "fs:outbox"]).integer ?? 99) <= 1 })
         #expect(syncer.clusterStatus.leader == "n1")
 
+        // The audit agrees, and finds a difference planted in the record.
+        let audit = RecordAudit(postgresURL: postgres.url, logger: Self.logger)
+        #expect(try await audit.run() == .caughtUp([]))
+        try reader.execute("UPDATE inventory SET committed = committed + 1 WHERE sku = 'hot'")
+        guard case .caughtUp(let differences) = try await audit.run() else {
+            Issue.record("the audit says the syncer is behind")
+            return
+        }
+        #expect(differences.map(\.sku) == ["hot"])
+
         running.cancel()
         _ = try? await running.value
         await shard.close()
