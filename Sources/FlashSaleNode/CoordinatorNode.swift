@@ -33,9 +33,13 @@ public struct CoordinatorNode: Sendable {
         // Without PostgreSQL the node still sells; the record simply is not written.
         let syncer = configuration.postgresURL.map { url in
             Syncer(
-                configuration: .init(nodeID: configuration.nodeID, redisURL: configuration.redisURL),
+                configuration: .init(
+                    nodeID: configuration.nodeID,
+                    redisURL: configuration.redisURL,
+                    outboxLimit: configuration.outboxLimit
+                ),
                 postgresURL: url,
-                localShard: redis,
+                localStore: store,
                 logger: logger
             )
         }

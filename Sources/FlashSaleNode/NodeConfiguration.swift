@@ -14,6 +14,8 @@ public struct NodeConfiguration: Sendable {
     public var adminToken: String
     public var sweepIntervalMilliseconds: Int
     public var tlsDirectory: String?
+    /// Outbox entries a shard may hold while PostgreSQL is behind before reservations get 503.
+    public var outboxLimit: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -37,7 +39,8 @@ public struct NodeConfiguration: Sendable {
         peerAddress: String = "",
         adminToken: String,
         sweepIntervalMilliseconds: Int = 250,
-        tlsDirectory: String? = nil
+        tlsDirectory: String? = nil,
+        outboxLimit: Int = 1_000_000
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -49,10 +52,11 @@ public struct NodeConfiguration: Sendable {
         self.adminToken = adminToken
         self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
         self.tlsDirectory = tlsDirectory
+        self.outboxLimit = outboxLimit
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
-    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory.
+    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         let token: String
@@ -71,6 +75,8 @@ public struct NodeConfiguration: Sendable {
         guard (1...65535).contains(port) else { throw Problem.invalid("http.port \(port) is not a TCP port") }
         let connections = reader.int(forKey: "redis.connections", default: 2)
         guard (1...64).contains(connections) else { throw Problem.invalid("redis.connections must be 1 to 64") }
+        let outboxLimit = reader.int(forKey: "outbox.limit", default: 1_000_000)
+        guard outboxLimit >= 1 else { throw Problem.invalid("outbox.limit must be at least 1") }
         self.init(
             nodeID: nodeID,
             httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
@@ -81,7 +87,8 @@ public struct NodeConfiguration: Sendable {
             peerAddress: reader.string(forKey: "peer.address", default: ""),
             adminToken: token,
             sweepIntervalMilliseconds: max(10, reader.int(forKey: "sweep.intervalMs", default: 250)),
-            tlsDirectory: reader.string(forKey: "tls.directory")
+            tlsDirectory: reader.string(forKey: "tls.directory"),
+            outboxLimit: outboxLimit
         )
     }
 

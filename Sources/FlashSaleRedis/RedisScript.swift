@@ -82,4 +82,5 @@ public final class ScriptRunner: Sendable {
 /// Key names for readers outside the scripts (the audit). `Scripts/prelude.lua` defines the layout.
 public enum SKUKeys {
     public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
+    public static let outboxLimit = "fs:outbox:limit"
 }

@@ -14,7 +14,7 @@ public final class SKUStore: SaleOperations {
         self.scripts = scripts
         self.logger = logger
         var outcomes: [String: Counter] = [:]
-        for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "unavailable"] {
+        for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "outbox_full", "unavailable"] {
             outcomes[outcome] = Counter(label: "flashsale_reservations_total", dimensions: [("outcome", outcome)])
         }
         self.reservationOutcomes = outcomes
@@ -31,6 +31,8 @@ public final class SKUStore: SaleOperations {
             return SKUDefinition(state: try Self.skuState(sku, fields), isNew: fields[0].string == "created")
         case "stock_below_sold":
             throw .stockBelowSold(reservedAndCommitted: fields.count > 1 ? fields[1].integer ?? 0 : 0)
+        case "outbox_full":
+            throw Self.outboxFull
         default:
             throw Self.unexpected(.define, reply)
         }
@@ -71,6 +73,7 @@ public final class SKUStore: SaleOperations {
         case "sold_out": throw .soldOut
         case "limit_exceeded": throw .limitExceeded
         case "unknown_sku": throw .unknownSKU
+        case "outbox_full": throw Self.outboxFull
         default: throw Self.unexpected(.reserve, reply)
         }
     }
@@ -129,6 +132,19 @@ public final class SKUStore: SaleOperations {
             return try await self.scripts.run(script, arguments)
         } catch {
             self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
+            throw .unavailable(Self.describe(error))
+        }
+    }
+
+    static let outboxFull = SaleError.unavailable(
+        "the record is behind (PostgreSQL has not taken this shard's changes for a while); retry later"
+    )
+
+    /// Sets how many outbox entries the shard may hold before `define` and `reserve` are refused.
+    public func setOutboxLimit(_ limit: Int) async throws(SaleError) {
+        do {
+            _ = try await self.scripts.client.send(["SET", SKUKeys.outboxLimit, String(limit)])
+        } catch {
             throw .unavailable(Self.describe(error))
         }
     }

@@ -18,6 +18,8 @@ public final class Syncer: Service, Sendable {
         public var batchSizeMax: Int
         public var inventoryRetriesMax: Int
         public var idleDelay: Duration
+        /// Outbox entries a shard may hold before it refuses new reservations (PostgreSQL down).
+        public var outboxLimit: Int
 
         public init(
             nodeID: String,
@@ -25,7 +27,8 @@ public final class Syncer: Service, Sendable {
             leaseTTL: Duration = .seconds(5),
             batchSizeMax: Int = 1024,
             inventoryRetriesMax: Int = 5,
-            idleDelay: Duration = .milliseconds(50)
+            idleDelay: Duration = .milliseconds(50),
+            outboxLimit: Int = 1_000_000
         ) {
             self.nodeID = nodeID
             self.redisURL = redisURL
@@ -33,12 +36,14 @@ public final class Syncer: Service, Sendable {
             self.batchSizeMax = batchSizeMax
             self.inventoryRetriesMax = inventoryRetriesMax
             self.idleDelay = idleDelay
+            self.outboxLimit = outboxLimit
         }
     }
 
     private let configuration: Configuration
     private let postgres: PostgresClient
-    private let localShard: RedisClient
+    private let localStore: SKUStore
+    private var localShard: RedisClient { self.localStore.scripts.client }
     private let writer: RecordWriter
     private let logger: Logger
     private let status = Mutex(ClusterStatus.Syncer(leader: nil, fencingEpoch: 0, lagSeconds: nil))
@@ -48,7 +53,7 @@ public final class Syncer: Service, Sendable {
     private let batchSizes = Recorder(label: "flashsale_syncer_batch_size")
     private let lagGauge = Gauge(label: "flashsale_syncer_lag_seconds")
 
-    public init(configuration: Configuration, postgresURL: String, localShard: RedisClient, logger: Logger) {
+    public init(configuration: Configuration, postgresURL: String, localStore: SKUStore, logger: Logger) {
         self.configuration = configuration
         let ttlMilliseconds = configuration.leaseTTL / .milliseconds(1)
         // A leader paused inside a flush must not hold the lease row's lock past its lease.
@@ -57,7 +62,7 @@ public final class Syncer: Service, Sendable {
             url: postgresURL,
             sessionSettings: ["SET idle_in_transaction_session_timeout = \(idleTimeout)"]
         )
-        self.localShard = localShard
+        self.localStore = localStore
         self.writer = RecordWriter(holder: configuration.nodeID)
         self.logger = logger
     }
@@ -102,12 +107,14 @@ public final class Syncer: Service, Sendable {
         for client in self.remoteShards.withLock({ Array($0.values) }) { await client.stop() }
     }
 
-    /// Creates the schema and registers this node's shard, retrying until PostgreSQL answers.
+    /// Bounds this shard's outbox, creates the schema and registers the shard, retrying until
+    /// Redis and PostgreSQL answer.
     private func prepare() async {
         let redisURL = self.configuration.redisURL
         let writer = self.writer
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
+                try await self.localStore.setOutboxLimit(self.configuration.outboxLimit)
                 try await self.postgres.withConnection { connection in
                     try RecordSchema.migrate(connection)
                     try writer.register(connection, redisURL: redisURL)

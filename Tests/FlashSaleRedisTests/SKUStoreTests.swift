@@ -198,3 +198,29 @@ import Testing
         await shard.close()
     }
 }
+
+@Suite struct OutboxLimitTests {
+    /// With the record behind, new work is refused (503, retryable) but resolutions still go through.
+    @Test func aFullOutboxRefusesNewReservationsButNotCommits() async throws {
+        let shard = try await TestShard.start()
+        let store = shard.store
+        _ = try await store.defineSKU("s", settings: SKUSettings(stock: 10, perUserLimit: 10))
+        let id = try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "1").reservation.id
+        try await store.setOutboxLimit(2)
+        do {
+            _ = try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "2")
+            Issue.record("a reservation was accepted with the outbox full")
+        } catch SaleError.unavailable {}
+        do {
+            _ = try await store.defineSKU("t", settings: SKUSettings(stock: 1))
+            Issue.record("a SKU was defined with the outbox full")
+        } catch SaleError.unavailable {}
+        #expect(try await store.commit(sku: "s", id: id).status == .committed)
+        // A repeated request still answers: it changes nothing.
+        #expect(try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "1").reservation.id == id)
+        #expect(try await shard.client.send(["XLEN", "fs:outbox"]).integer == 3)
+        try await store.setOutboxLimit(100)
+        #expect(try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "3").isNew)
+        await shard.close()
+    }
+}

@@ -33,7 +33,7 @@ import Testing
         let syncer = Syncer(
             configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2), batchSizeMax: 50),
             postgresURL: postgres.url,
-            localShard: shard.client,
+            localStore: shard.store,
             logger: Self.logger
         )
         let running = Task { try await syncer.run() }

@@ -1,5 +1,9 @@
 -- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds.
 -- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl} | {'stock_below_sold', reserved + committed}
+--      | {'outbox_full'}
+if outbox_full() then
+    return { 'outbox_full' }
+end
 local k = sku_keys(ARGV[1])
 local stock, limit, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local s = load_sku(k)

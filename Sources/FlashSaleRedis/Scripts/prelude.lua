@@ -10,6 +10,7 @@
 --   fs:expiry       zset    sku -> no later than the first instant one of its reservations expires
 --   fs:skus         set     every SKU defined on this shard
 --   fs:outbox       stream  one entry for every change, in the same call as the change
+--   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
 -- Time is Redis TIME: one clock per shard, whichever coordinator calls.
 
@@ -100,6 +101,15 @@ local function record(kind, k, s, r)
         end
     end
     redis.call('XADD', OUTBOX, '*', unpack(fields))
+end
+
+-- The outbox is bounded: when the record falls this far behind (PostgreSQL down), new work (define,
+-- reserve) is refused with a retryable answer instead of growing without end. The node writes the
+-- limit to fs:outbox:limit (0 or missing: no limit). Resolutions (commit, release, expiry) still
+-- append: there is at most one per reservation, so the stream stays under twice the limit.
+local function outbox_full()
+    local limit = tonumber(redis.call('GET', 'fs:outbox:limit') or '0')
+    return limit > 0 and redis.call('XLEN', OUTBOX) >= limit
 end
 
 -- The reservation lifecycle: the same table as ReservationLifecycle.swift (a test compares the two).

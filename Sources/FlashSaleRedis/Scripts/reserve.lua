@@ -1,6 +1,6 @@
 -- Reserve stock for a user. ARGV: sku, user, quantity, requestId, id for a new reservation.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
---      | {'unknown_sku'} | {'sold_out'} | {'limit_exceeded'}
+--      | {'unknown_sku'} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'}
 local k = sku_keys(ARGV[1])
 local user, qty, rid, new_id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local s = load_sku(k)
@@ -15,6 +15,10 @@ if existing then
     local reply = apply(k, s, load_reservation(k, existing), 'expireIfDue', now)
     reply[1] = 'repeated'
     return reply
+end
+
+if outbox_full() then
+    return { 'outbox_full' }
 end
 
 if qty > s.stock - s.reserved - s.committed then
