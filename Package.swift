@@ -157,7 +157,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FlashSaleSyncTests",
-            dependencies: ["FlashSaleSync", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting"],
+            // The executable too: the failover tests run real `flashsale node` processes.
+            dependencies: ["FlashSaleSync", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting", "flashsale"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

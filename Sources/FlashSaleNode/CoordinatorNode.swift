@@ -36,6 +36,7 @@ public struct CoordinatorNode: Sendable {
                 configuration: .init(
                     nodeID: configuration.nodeID,
                     redisURL: configuration.redisURL,
+                    leaseTTL: .milliseconds(configuration.syncerLeaseTTLMilliseconds),
                     outboxLimit: configuration.outboxLimit
                 ),
                 postgresURL: url,

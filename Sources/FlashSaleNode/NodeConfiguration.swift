@@ -16,6 +16,8 @@ public struct NodeConfiguration: Sendable {
     public var tlsDirectory: String?
     /// Outbox entries a shard may hold while PostgreSQL is behind before reservations get 503.
     public var outboxLimit: Int
+    /// How long the syncer leader's lease lasts without renewal: the failover time of the syncer.
+    public var syncerLeaseTTLMilliseconds: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -40,7 +42,8 @@ public struct NodeConfiguration: Sendable {
         adminToken: String,
         sweepIntervalMilliseconds: Int = 250,
         tlsDirectory: String? = nil,
-        outboxLimit: Int = 1_000_000
+        outboxLimit: Int = 1_000_000,
+        syncerLeaseTTLMilliseconds: Int = 5000
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -53,10 +56,11 @@ public struct NodeConfiguration: Sendable {
         self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
         self.tlsDirectory = tlsDirectory
         self.outboxLimit = outboxLimit
+        self.syncerLeaseTTLMilliseconds = syncerLeaseTTLMilliseconds
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
-    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit.
+    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         let token: String
@@ -77,6 +81,8 @@ public struct NodeConfiguration: Sendable {
         guard (1...64).contains(connections) else { throw Problem.invalid("redis.connections must be 1 to 64") }
         let outboxLimit = reader.int(forKey: "outbox.limit", default: 1_000_000)
         guard outboxLimit >= 1 else { throw Problem.invalid("outbox.limit must be at least 1") }
+        let leaseTTL = reader.int(forKey: "syncer.leaseTtlMs", default: 5000)
+        guard leaseTTL >= 500 else { throw Problem.invalid("syncer.leaseTtlMs must be at least 500") }
         self.init(
             nodeID: nodeID,
             httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
@@ -88,7 +94,8 @@ public struct NodeConfiguration: Sendable {
             adminToken: token,
             sweepIntervalMilliseconds: max(10, reader.int(forKey: "sweep.intervalMs", default: 250)),
             tlsDirectory: reader.string(forKey: "tls.directory"),
-            outboxLimit: outboxLimit
+            outboxLimit: outboxLimit,
+            syncerLeaseTTLMilliseconds: leaseTTL
         )
     }
 

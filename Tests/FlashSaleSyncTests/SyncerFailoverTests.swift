@@ -1,0 +1,158 @@
+import FlashSaleCore
+import FlashSalePostgres
+import FlashSaleRedis
+import FlashSaleSync
+import FlashSaleTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Real `flashsale node` processes sharing one PostgreSQL, each with its own Redis shard. The test
+/// writes sales straight into the shards (the scripts are the only writers of stock) while it kills
+/// and pauses the syncer leader, then checks the record: every acknowledged reservation once, in its
+/// final state, and every SKU's counters equal.
+@Suite(.serialized) struct SyncerFailoverTests {
+    static let leaseMilliseconds = 1500
+
+    final class Cluster: @unchecked Sendable {
+        let postgres: PostgresServer
+        let shards: [TestShard]
+        let nodes: [NodeProcess]
+        let record: PostgresConnection
+
+        init() async throws {
+            let postgres = try PostgresServer()
+            let shards = [try await TestShard.start(), try await TestShard.start()]
+            let settings = #"{"syncer": {"leaseTtlMs": \#(SyncerFailoverTests.leaseMilliseconds)}}"#
+            self.nodes = try (0..<2).map { index in
+                try NodeProcess(id: "n\(index + 1)", redisURL: shards[index].server.url, postgresURL: postgres.url, settings: settings)
+            }
+            self.postgres = postgres
+            self.shards = shards
+            self.record = try PostgresConnection(url: postgres.url)
+        }
+
+        func leader() throws -> (holder: String, epoch: Int64)? {
+            guard let row = try self.record.execute("SELECT holder, epoch FROM syncer_lease WHERE expires_at > now()").first,
+                let holder = row[0], let epoch = row[1].flatMap({ Int64($0) })
+            else { return nil }
+            return (holder, epoch)
+        }
+
+        func waitForLeader(other excluded: String? = nil) async throws -> (holder: String, epoch: Int64) {
+            for _ in 0..<200 {
+                if let leader = try self.leader(), leader.holder != excluded { return leader }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw TestServerError.didNotStart("a syncer leader")
+        }
+
+        func close() async {
+            for node in self.nodes { node.signal(SIGKILL) }
+            for shard in self.shards { await shard.close() }
+        }
+    }
+
+    /// Sells on both shards until stopped; returns every acknowledged reservation in its last known state.
+    static func sell(_ cluster: Cluster, until stop: StopFlag) async -> [Reservation] {
+        await withTaskGroup(of: [Reservation].self) { group in
+            for (index, shard) in cluster.shards.enumerated() {
+                group.addTask {
+                    var acknowledged: [Reservation] = []
+                    var attempt = 0
+                    while !stop.isSet && attempt < 50_000 {
+                        attempt += 1
+                        guard var reservation = try? await shard.store.reserve(
+                            sku: "sku\(index)", user: "u\(attempt % 97)", quantity: 1, requestId: "r\(attempt)"
+                        ).reservation else { continue }
+                        switch attempt % 3 {
+                        case 0: reservation = (try? await shard.store.commit(sku: "sku\(index)", id: reservation.id)) ?? reservation
+                        case 1: reservation = (try? await shard.store.release(sku: "sku\(index)", id: reservation.id)) ?? reservation
+                        default: break
+                        }
+                        acknowledged.append(reservation)
+                    }
+                    return acknowledged
+                }
+            }
+            return await group.reduce(into: []) { $0.append(contentsOf: $1) }
+        }
+    }
+
+    static func verifyRecord(_ cluster: Cluster, acknowledged: [Reservation]) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let audit = RecordAudit(postgresURL: cluster.postgres.url, logger: logger)
+        var outcome = try await audit.run()
+        for _ in 0..<100 {
+            if case .caughtUp = outcome { break }
+            try await Task.sleep(for: .milliseconds(100))
+            outcome = try await audit.run()
+        }
+        #expect(outcome == .caughtUp([]), "the record does not agree with the shards")
+        let rows = try cluster.record.execute("SELECT id, status FROM reservations")
+        let recorded = Dictionary(uniqueKeysWithValues: rows.compactMap { row in row[0].map { ($0, row[1] ?? "") } })
+        var missing = 0
+        for reservation in acknowledged {
+            guard let status = recorded[reservation.id] else { missing += 1; continue }
+            if reservation.status == .committed { #expect(status == "committed", "\(reservation.id)") }
+            if reservation.status == .released { #expect(status == "released", "\(reservation.id)") }
+        }
+        #expect(missing == 0, "\(missing) acknowledged reservations are not in the record")
+    }
+
+    static func prepare(_ cluster: Cluster) async throws {
+        for (index, shard) in cluster.shards.enumerated() {
+            _ = try await shard.store.defineSKU("sku\(index)", settings: SKUSettings(stock: 1_000_000, perUserLimit: 1_000_000))
+        }
+    }
+
+    @Test func killingTheLeaderMidSaleLosesNothingAndWritesNothingTwice() async throws {
+        let cluster = try await Cluster()
+        try await Self.prepare(cluster)
+        let first = try await cluster.waitForLeader()
+        let stop = StopFlag()
+        async let sold = Self.sell(cluster, until: stop)
+        try await Task.sleep(for: .milliseconds(700))
+        let leaderNode = cluster.nodes.first { $0.id == first.holder }!
+        leaderNode.signal(SIGKILL)
+        let second = try await cluster.waitForLeader(other: first.holder)
+        #expect(second.epoch > first.epoch)
+        try await Task.sleep(for: .milliseconds(700))
+        stop.set()
+        let acknowledged = await sold
+        #expect(acknowledged.count > 100)
+        try await Self.verifyRecord(cluster, acknowledged: acknowledged)
+        await cluster.close()
+    }
+
+    @Test func aLeaderPausedPastItsLeaseCannotCommitAFlush() async throws {
+        let cluster = try await Cluster()
+        try await Self.prepare(cluster)
+        let first = try await cluster.waitForLeader()
+        let stop = StopFlag()
+        async let sold = Self.sell(cluster, until: stop)
+        try await Task.sleep(for: .milliseconds(500))
+        let paused = cluster.nodes.first { $0.id == first.holder }!
+        paused.signal(SIGSTOP)
+        let second = try await cluster.waitForLeader(other: first.holder)
+        #expect(second.epoch > first.epoch)
+        try await Task.sleep(for: .milliseconds(500))
+        paused.signal(SIGCONT)
+        // Awake, the old leader may try to finish what it was doing: its epoch is fenced.
+        try await Task.sleep(for: .milliseconds(Self.leaseMilliseconds))
+        stop.set()
+        let acknowledged = await sold
+        let now = try await cluster.waitForLeader()
+        #expect(now.epoch >= second.epoch)
+        try await Self.verifyRecord(cluster, acknowledged: acknowledged)
+        await cluster.close()
+    }
+}
+
+final class StopFlag: Sendable {
+    private let state = Atomic(false)
+    var isSet: Bool { self.state.load(ordering: .relaxed) }
+    func set() { self.state.store(true, ordering: .relaxed) }
+}

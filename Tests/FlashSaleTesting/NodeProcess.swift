@@ -1,0 +1,62 @@
+public import Foundation
+
+/// A real `flashsale node` process, built next to the test bundle, stopped by its PID.
+public final class NodeProcess: @unchecked Sendable {
+    public let id: String
+    public let httpPort: Int
+    private let arguments: [String]
+    private let environment: [String: String]
+    private var process: Process?
+
+    public init(id: String, redisURL: String, postgresURL: String, settings: String) throws {
+        self.id = id
+        self.httpPort = ServerProcess.freePort()
+        let directory = try ServerProcess.temporaryDirectory("flashsale-node-\(id)")
+        let config = directory.appendingPathComponent("node.json")
+        try settings.write(to: config, atomically: true, encoding: .utf8)
+        self.arguments = [
+            "node", "--id", id, "--http-port", String(self.httpPort), "--redis-url", redisURL,
+            "--postgres-url", postgresURL, "--config", config.path, "--log-level", "warning",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FLASHSALE_ADMIN_TOKEN"] = "test"
+        self.environment = environment
+        try self.start()
+    }
+
+    deinit {
+        self.signal(SIGKILL)
+    }
+
+    /// The `flashsale` executable beside the test bundle (the test target depends on it).
+    static func executable() throws -> URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for folder in [bundle, bundle.deletingLastPathComponent()] {
+            let candidate = folder.appendingPathComponent("flashsale")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw TestServerError.missingExecutable("flashsale (build it with swift build)")
+    }
+
+    public func start() throws {
+        precondition(self.process == nil, "node \(self.id) is already running")
+        let process = Process()
+        process.executableURL = try Self.executable()
+        process.arguments = self.arguments
+        process.environment = self.environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try ServerProcess.waitUntilListening(port: self.httpPort, seconds: 30, what: "flashsale node \(self.id)")
+    }
+
+    /// Sends a signal by PID: SIGKILL (and waits for the exit), SIGSTOP, SIGCONT.
+    public func signal(_ signal: Int32) {
+        guard let process = self.process else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        if signal == SIGKILL {
+            process.waitUntilExit()
+            self.process = nil
+        }
+    }
+}
