@@ -87,6 +87,40 @@ import Testing
         await shard.close()
     }
 
+    /// PostgreSQL going away does not stop sales; when it returns, the record catches up.
+    @Test func salesGoOnWhilePostgresIsDownAndTheRecordCatchesUp() async throws {
+        let shard = try await TestShard.start()
+        let postgres = try PostgresServer()
+        let store = shard.store
+        let syncer = Syncer(
+            configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2)),
+            postgresURL: postgres.url,
+            localStore: store,
+            logger: Self.logger
+        )
+        let running = Task { try await syncer.run() }
+        _ = try await store.defineSKU("s", settings: SKUSettings(stock: 1000, perUserLimit: 1000))
+        let audit = RecordAudit(postgresURL: postgres.url, logger: Self.logger)
+        #expect(try await Self.eventually { (try? await audit.run()) == .caughtUp([]) })
+
+        postgres.kill()
+        var acknowledged: [Reservation] = []
+        for attempt in 0..<200 {
+            let reservation = try await store.reserve(sku: "s", user: "u", quantity: 1, requestId: "q\(attempt)").reservation
+            acknowledged.append(attempt % 2 == 0 ? try await store.commit(sku: "s", id: reservation.id) : reservation)
+        }
+        #expect(acknowledged.count == 200, "every reservation was accepted with PostgreSQL down")
+        #expect((try await shard.client.send(["XLEN", "fs:outbox"]).integer ?? 0) >= 300, "the outbox kept the changes")
+
+        try postgres.start()
+        #expect(try await Self.eventually { (try? await audit.run()) == .caughtUp([]) }, "the record did not catch up")
+        let reader = try PostgresConnection(url: postgres.url)
+        #expect(try reader.execute("SELECT count(*), count(*) FILTER (WHERE status = 'committed') FROM reservations") == [["200", "100"]])
+        running.cancel()
+        _ = try? await running.value
+        await shard.close()
+    }
+
     /// A deposed leader (its lease expired and another node took it) cannot commit a flush.
     @Test func aFencedLeaderWritesNothing() async throws {
         let postgres = try PostgresServer()
