@@ -1,114 +1,336 @@
-# Shared by the cluster/ scripts: paths, installing packages, ports, processes, the state file.
-# shellcheck shell=bash
+# Shared by the cluster/ scripts (sourced, never run): paths, packages, the build, ports,
+# processes by recorded PID, TLS material and the state file.
+# shellcheck shell=bash disable=SC2034  # (variables set here are read by the scripts)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="$ROOT/cluster/state"
 STATE_FILE="$STATE/cluster.json"
+PIDS="$STATE/pids"
 BUILD_PATH="${FLASHSALE_BUILD_PATH:-$ROOT/.build}"
 
+# The Debian packages each command needs. pkgconf gives SwiftPM libpq's include folder.
+BUILD_PACKAGES=(libhiredis-dev libpq-dev libssl-dev pkgconf)
+SERVER_PACKAGES=(redis-server postgresql)
+TOOL_PACKAGES=(openssl curl jq)
+
 say() { printf '%s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Installs the Debian packages that are missing (apt-get update once, only when needed).
+# Prints the comment block after the shebang (lines starting with "# ") as usage text.
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
+
+# ---------------------------------------------------------------------------------------------
+# Packages and the build
+
+# Installs the Debian packages that are not installed yet; `apt-get update` runs once per script
+# and only when something is missing.
+APT_UPDATED=false
 ensure_packages() {
-  local missing=()
+  local missing=() package
   for package in "$@"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)" = "install ok installed" ] \
+      || missing+=("$package")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  say "installing ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages ${missing[*]}: run as root or install sudo"
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]} (apt)"
+  if ! $APT_UPDATED; then
+    "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+    APT_UPDATED=true
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null || die "apt-get install ${missing[*]} failed"
 }
 
+require_swift() {
+  command -v swift >/dev/null || die "swift is not on PATH (install a Swift 6 toolchain first)"
+}
+
+# Builds the release binary into $BUILD_PATH (FLASHSALE_BUILD_PATH) and sets FLASHSALE_BINARY.
 build_release() {
-  say "building flashsale (release; the first build takes several minutes)"
-  (cd "$ROOT" && swift build -c release --product flashsale --scratch-path "$BUILD_PATH" 2>&1 | tail -n 3)
+  require_swift
+  say "building flashsale (release, $BUILD_PATH; the first build takes several minutes)"
+  local log status=0 started=$SECONDS
+  log="$(mktemp /tmp/flashsale-build.XXXXXX)"
+  (cd "$ROOT" && swift build -c release --product flashsale --scratch-path "$BUILD_PATH") >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    grep -E 'error:' "$log" | head -n 20 >&2 || true
+    say "--- the end of the build output:" >&2
+    tail -n 25 "$log" >&2
+    rm -f "$log"
+    die "the build failed (exit $status)"
+  fi
+  rm -f "$log"
   FLASHSALE_BINARY="$(cd "$ROOT" && swift build -c release --scratch-path "$BUILD_PATH" --show-bin-path)/flashsale"
   [ -x "$FLASHSALE_BINARY" ] || die "the build did not produce $FLASHSALE_BINARY"
+  say "built $FLASHSALE_BINARY in $((SECONDS - started)) s"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Ports
+
+# True when nothing accepts connections on 127.0.0.1:$1.
 port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Sets PORT to the first free port at or above PORT_CURSOR and moves the cursor past it.
 # (A variable, not printed output: a $(...) subshell would forget which ports it handed out.)
 allocate_port() {
-  while ! port_is_free "$PORT_CURSOR"; do PORT_CURSOR=$((PORT_CURSOR + 1)); done
+  while ! port_is_free "$PORT_CURSOR"; do
+    PORT_CURSOR=$((PORT_CURSOR + 1))
+    [ "$PORT_CURSOR" -le 65535 ] || die "no free port left below 65536 (FLASHSALE_PORT_BASE)"
+  done
   PORT="$PORT_CURSOR"
   PORT_CURSOR=$((PORT_CURSOR + 1))
 }
 
-# True while process $1 runs. A killed process whose parent never reaps it stays a zombie
+# ---------------------------------------------------------------------------------------------
+# Processes. A PID file holds "PID STARTTIME" (the start time from /proc/PID/stat, field 22), so a
+# recycled PID is never mistaken for the process we started; we signal only what we started.
+
+process_start_time() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
+
+# True while process $1 runs. A killed process whose parent has not reaped it yet is a zombie
 # that `kill -0` still finds, so the state in /proc decides.
 is_alive() {
-  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  [ -n "${1:-}" ] && [ "$1" -gt 0 ] 2>/dev/null && kill -0 "$1" 2>/dev/null || return 1
   local state
-  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)"
+  state="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $1}')"
   [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 
-# Waits up to $2 seconds for $1 (a URL) to answer 200.
-wait_http_ok() {
-  local url="$1" seconds="$2" waited=0
-  until curl -sf -o /dev/null "$url"; do
-    sleep 0.2
+record_pid() { printf '%s %s\n' "$2" "$(process_start_time "$2")" >"$1"; }
+
+# Prints the PID recorded in file $1 and succeeds when that very process still runs.
+live_pid() {
+  local pid="" start=""
+  [ -f "$1" ] || return 1
+  read -r pid start <"$1" || true
+  is_alive "$pid" || return 1
+  [ -z "$start" ] || [ "$(process_start_time "$pid")" = "$start" ] || return 1
+  printf '%s' "$pid"
+}
+
+# Starts a long-running process in its own session (no terminal hangup or Ctrl-C reaches it),
+# stdin from /dev/null, stdout and stderr appended to $2, and records its PID in $1.
+start_daemon() {
+  local pid_file="$1" log="$2" waited=0 pid=""
+  shift 2
+  rm -f "$pid_file.new"
+  # The inner shell writes its own PID, then execs the command, which keeps that PID.
+  # shellcheck disable=SC2016
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pid_file.new" "$@" </dev/null >>"$log" 2>&1 &
+  until [ -s "$pid_file.new" ] && read -r pid <"$pid_file.new" && [ -n "$pid" ]; do
+    sleep 0.05
     waited=$((waited + 1))
-    [ "$waited" -ge $((seconds * 5)) ] && return 1
+    [ "$waited" -lt 100 ] || die "could not start $1"
+  done
+  rm -f "$pid_file.new"
+  record_pid "$pid_file" "$pid"
+  DAEMON_PID="$pid"
+}
+
+# Stops processes by PID: SIGTERM to all, SIGKILL to those still running after $1 seconds.
+# Fails (with a warning) if any survives SIGKILL for 5 more seconds.
+stop_pids() {
+  local seconds="$1" pid tick=0 killed=false alive=()
+  shift
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  while :; do
+    alive=()
+    for pid in "$@"; do if is_alive "$pid"; then alive+=("$pid"); fi; done
+    [ ${#alive[@]} -gt 0 ] || return 0
+    if [ "$tick" -ge $((seconds * 10)) ]; then
+      if $killed; then
+        warn "pid ${alive[*]} still running after SIGKILL"
+        return 1
+      fi
+      warn "still running after ${seconds} s, sending SIGKILL to ${alive[*]}"
+      for pid in "${alive[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+      killed=true tick=0 seconds=5
+    fi
+    sleep 0.1
+    tick=$((tick + 1))
   done
 }
 
-# Stops a process by PID: SIGTERM, then SIGKILL after $2 seconds.
-stop_pid() {
-  local pid="$1" seconds="${2:-10}" waited=0
-  is_alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  while is_alive "$pid"; do
-    sleep 0.1
-    waited=$((waited + 1))
-    if [ "$waited" -ge $((seconds * 10)) ]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
-  done
-}
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL (runs as the postgres user when we are root: it refuses to run as root)
 
 postgres_bin() {
-  local dir
-  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$dir" ] || die "PostgreSQL is not installed"
+  local dirs=(/usr/lib/postgresql/*/bin) dir
+  dir="$(printf '%s\n' "${dirs[@]}" | sort -V | tail -n 1)"
+  [ -d "$dir" ] || die "PostgreSQL is not installed (/usr/lib/postgresql/*/bin)"
   printf '%s' "$dir"
 }
 
-# Runs a PostgreSQL tool as the postgres user when we are root (PostgreSQL refuses to run as root).
+# Runs from / so that a working folder the postgres user cannot read (/root) does not matter.
 as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-node_field() { jq -r --arg id "$1" ".nodes[] | select(.id == \$id) | .$2" "$STATE_FILE"; }
+# ---------------------------------------------------------------------------------------------
+# TLS: one cluster CA, one certificate per node naming it (CN, URI SAN, IP SAN), EC P-256 keys.
 
-require_state() { [ -f "$STATE_FILE" ] || die "no cluster is running here (cluster/up starts one)"; }
+make_cluster_ca() {
+  local tls="$1"
+  mkdir -p "$tls" && chmod 700 "$tls"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/ca-key.pem" 2>/dev/null
+  openssl req -new -key "$tls/ca-key.pem" -subj "/CN=flashsale cluster CA" -out "$tls/ca.csr"
+  printf '%s\n' 'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign,cRLSign' \
+    'subjectKeyIdentifier=hash' >"$tls/ca.ext"
+  openssl x509 -req -in "$tls/ca.csr" -signkey "$tls/ca-key.pem" -days 365 -sha256 \
+    -set_serial "0x$(openssl rand -hex 16)" -extfile "$tls/ca.ext" -out "$tls/ca.pem" 2>/dev/null
+  rm -f "$tls/ca.csr" "$tls/ca.ext"
+  chmod 600 "$tls/ca-key.pem"
+}
 
-# Starts coordinator $1 from its recorded command line and records its PID.
+make_node_cert() {
+  local tls="$1" id="$2"
+  [ -f "$tls/ca.pem" ] && [ -f "$tls/ca-key.pem" ] || die "no cluster CA in $tls"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/$id-key.pem" 2>/dev/null
+  openssl req -new -key "$tls/$id-key.pem" -subj "/CN=$id" -out "$tls/$id.csr"
+  printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyAgreement' \
+    'extendedKeyUsage=serverAuth,clientAuth' "subjectAltName=URI:flashsale://node/$id,IP:127.0.0.1" \
+    'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' >"$tls/$id.ext"
+  openssl x509 -req -in "$tls/$id.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -days 365 -sha256 \
+    -set_serial "0x$(openssl rand -hex 16)" -extfile "$tls/$id.ext" -out "$tls/$id.pem" 2>/dev/null
+  rm -f "$tls/$id.csr" "$tls/$id.ext"
+  chmod 600 "$tls/$id-key.pem"
+  openssl verify -CAfile "$tls/ca.pem" "$tls/$id.pem" >/dev/null || die "the certificate of $id does not verify"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The state file and the coordinators
+
+require_state() {
+  [ -f "$STATE_FILE" ] || die "no cluster is running here ($STATE_FILE is missing; cluster/up starts one)"
+}
+
+node_field() { jq -r --arg id "$1" --arg field "$2" '.nodes[] | select(.id == $id) | .[$field]' "$STATE_FILE"; }
+
+require_node() {
+  [ -n "$(node_field "$1" id)" ] || die "unknown node '$1' (nodes: $(jq -r '[.nodes[].id] | join(", ")' "$STATE_FILE"))"
+  [ -f "$STATE/nodes/$1.args" ] || die "no recorded command for node $1 ($STATE/nodes/$1.args)"
+}
+
+# Rewrites the state file with jq filter $1 (further jq arguments follow), atomically and under
+# a lock so that concurrent cluster/start runs do not lose each other's updates.
+update_state() {
+  local filter="$1"
+  shift
+  {
+    flock 9
+    jq "$@" "$filter" "$STATE_FILE" >"$STATE_FILE.tmp"
+    chmod 600 "$STATE_FILE.tmp"
+    mv "$STATE_FILE.tmp" "$STATE_FILE"
+  } 9>"$STATE/.lock"
+}
+
+# Starts coordinator $1 from its recorded command line (nodes/ID.args, one argument a line) and
+# environment (nodes/ID.env, NAME=VALUE lines). Every FLASHSALE_* variable of the caller is
+# removed first, so the node runs the same however and wherever start is invoked.
 start_node() {
-  local id="$1" args_file="$STATE/nodes/$1.args"
-  [ -f "$args_file" ] || die "unknown node $id"
-  local -a args
-  mapfile -t args <"$args_file"
-  nohup "${args[@]}" >>"$STATE/logs/$id.log" 2>&1 &
-  local pid=$!
-  printf '%s' "$pid" >"$STATE/nodes/$id.pid"
-  local tmp
-  tmp="$(mktemp)"
-  jq --arg id "$id" --argjson pid "$pid" '(.nodes[] | select(.id == $id) | .pid) = $pid' "$STATE_FILE" >"$tmp"
-  mv "$tmp" "$STATE_FILE"
+  local id="$1" args=() environment=() unset=() name
+  mapfile -t args <"$STATE/nodes/$id.args"
+  [ -f "$STATE/nodes/$id.env" ] && mapfile -t environment <"$STATE/nodes/$id.env"
+  for name in $(compgen -e); do
+    case "$name" in FLASHSALE_*) unset+=(-u "$name") ;; esac
+  done
+  mkdir -p "$PIDS" "$STATE/logs"
+  printf '\n=== %s starting %s\n' "$(date -u +%FT%TZ)" "$id" >>"$STATE/logs/$id.log"
+  start_daemon "$PIDS/$id.pid" "$STATE/logs/$id.log" env "${unset[@]}" "${environment[@]}" "${args[@]}"
+  NODE_PID="$DAEMON_PID"
 }
 
-wait_node_ready() {
-  local id="$1" url
-  url="$(node_field "$id" clientUrl)"
-  if ! wait_http_ok "$url/readyz" "${2:-60}"; then
-    say "node $id did not become ready; the end of its log:"
-    tail -n 20 "$STATE/logs/$id.log" >&2 || true
-    return 1
+# Status code of GET $1, 000 when nothing answers.
+http_status() { curl -s -o /dev/null --connect-timeout 1 --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || true; }
+
+# Waits until every node given as "ID URL" pairs answers 200 on /readyz, at most $1 seconds in all.
+# Stops early (with the end of its log) when a node's process exits.
+wait_nodes_ready() {
+  local seconds="$1" deadline=$((SECONDS + $1)) started=$SECONDS
+  shift
+  local -a pending=("$@")
+  while [ ${#pending[@]} -gt 0 ]; do
+    local -a still=()
+    local entry id url
+    for entry in "${pending[@]}"; do
+      id="${entry%% *}"
+      url="${entry#* }"
+      if [ "$(http_status "$url/readyz")" = 200 ]; then
+        say "node $id ready at $url ($((SECONDS - started)) s)"
+      elif ! live_pid "$PIDS/$id.pid" >/dev/null; then
+        say "node $id exited before it was ready; the end of $STATE/logs/$id.log:" >&2
+        tail -n 25 "$STATE/logs/$id.log" >&2 || true
+        return 1
+      else
+        still+=("$entry")
+      fi
+    done
+    pending=("${still[@]}")
+    [ ${#pending[@]} -eq 0 ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      for entry in "${pending[@]}"; do
+        id="${entry%% *}"
+        say "node $id not ready after ${seconds} s (/readyz: $(http_status "${entry#* }/readyz")); the end of $STATE/logs/$id.log:" >&2
+        tail -n 25 "$STATE/logs/$id.log" >&2 || true
+      done
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
+# Every process recorded in pids/ that still runs, as "NAME PID" lines.
+running_processes() {
+  local file pid
+  [ -d "$PIDS" ] || return 0
+  for file in "$PIDS"/*.pid; do
+    [ -e "$file" ] || continue
+    pid="$(live_pid "$file")" && printf '%s %s\n' "$(basename "$file" .pid)" "$pid"
+  done
+  return 0
+}
+
+# Stops everything cluster/up started, by recorded PID: coordinators first (SIGTERM, they drain),
+# then the Redis shards, then PostgreSQL (pg_ctl stop). Removes the PID files and cluster.json;
+# keeps logs and data for reading.
+stop_cluster() {
+  local file name pid nodes=() shards=()
+  if [ -d "$PIDS" ]; then
+    for file in "$PIDS"/*.pid; do
+      [ -e "$file" ] || continue
+      name="$(basename "$file" .pid)"
+      pid="$(live_pid "$file")" || { rm -f "$file"; continue; }
+      case "$name" in
+        postgres) ;;
+        redis-*) shards+=("$pid") ;;
+        *) nodes+=("$pid") ;;
+      esac
+    done
   fi
+  if [ ${#nodes[@]} -gt 0 ]; then
+    say "stopping ${#nodes[@]} coordinator(s) (SIGTERM, SIGKILL after ${FLASHSALE_STOP_SECONDS:-20} s)"
+    stop_pids "${FLASHSALE_STOP_SECONDS:-20}" "${nodes[@]}" || true
+  fi
+  if [ ${#shards[@]} -gt 0 ]; then
+    say "stopping ${#shards[@]} Redis shard(s)"
+    stop_pids 15 "${shards[@]}" || true
+  fi
+  # The real path: state/postgres may link to a folder the postgres user reaches and we do not.
+  local data
+  data="$(readlink -f "$STATE/postgres")/data"
+  if [ -f "$data/postmaster.pid" ] || live_pid "$PIDS/postgres.pid" >/dev/null; then
+    say "stopping PostgreSQL"
+    as_postgres "$(postgres_bin)/pg_ctl" stop -D "$data" -m fast -w -t 30 >/dev/null 2>&1 \
+      || { pid="$(live_pid "$PIDS/postgres.pid")" && stop_pids 10 "$pid"; } || true
+  fi
+  rm -rf "$PIDS"
+  rm -f "$STATE_FILE" "$STATE/.lock"
 }
