@@ -1,7 +1,6 @@
 import FlashSaleCore
 import FlashSaleRedis
 import FlashSaleTesting
-import Synchronization
 import Testing
 
 @Suite struct RedisClientTests {
@@ -47,14 +46,14 @@ import Testing
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 100_000, perUserLimit: 1_000_000))
         // Reservations keep arriving while Redis is killed; only the acknowledged ones count.
-        let killed = KillSwitch()
+        let killed = StopFlag()
         let acknowledged = await withTaskGroup(of: [Reservation].self) { group in
             for worker in 0..<8 {
                 group.addTask {
                     var mine: [Reservation] = []
                     var attemptsAfterKill = 0
                     for attempt in 0..<20_000 where attemptsAfterKill < 20 {
-                        if killed.isOn { attemptsAfterKill += 1 }
+                        if killed.isSet { attemptsAfterKill += 1 }
                         if let receipt = try? await store.reserve(sku: "s", user: "w\(worker)", quantity: 1, requestId: "w\(worker)-\(attempt)") {
                             mine.append(receipt.reservation)
                         }
@@ -65,7 +64,7 @@ import Testing
             group.addTask {
                 try? await Task.sleep(for: .milliseconds(300))
                 shard.server.kill()
-                killed.turnOn()
+                killed.set()
                 return []
             }
             return await group.reduce(into: [Reservation]()) { $0.append(contentsOf: $1) }
@@ -98,10 +97,4 @@ import Testing
         #expect(!retried.isNew && retried.reservation == acknowledged[0])
         await shard.close()
     }
-}
-
-private final class KillSwitch: Sendable {
-    private let state = Atomic(false)
-    var isOn: Bool { self.state.load(ordering: .relaxed) }
-    func turnOn() { self.state.store(true, ordering: .relaxed) }
 }

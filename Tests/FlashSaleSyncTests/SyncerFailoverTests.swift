@@ -5,7 +5,6 @@ import FlashSaleSync
 import FlashSaleTesting
 import Foundation
 import Logging
-import Synchronization
 import Testing
 
 /// Real `flashsale node` processes sharing one PostgreSQL, each with its own Redis shard. The test
@@ -149,10 +148,4 @@ import Testing
         try await Self.verifyRecord(cluster, acknowledged: acknowledged)
         await cluster.close()
     }
-}
-
-final class StopFlag: Sendable {
-    private let state = Atomic(false)
-    var isSet: Bool { self.state.load(ordering: .relaxed) }
-    func set() { self.state.store(true, ordering: .relaxed) }
 }
