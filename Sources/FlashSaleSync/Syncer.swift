@@ -168,36 +168,54 @@ public final class Syncer: Service, Sendable {
         var flushed = 0
         var lagMilliseconds: Int64 = 0
         for shard in shards {
-            let client = self.client(for: shard.nodeID, url: shard.redisURL)
-            if positions[shard.nodeID] == nil {
-                let stored = try await self.postgres.withConnection { try writer.position($0, shard: shard.nodeID) }
-                positions[shard.nodeID] = stored ?? "0-0"
+            do {
+                let (count, lag) = try await self.flush(shard: shard, epoch: epoch, positions: &positions)
+                flushed += count
+                lagMilliseconds = max(lagMilliseconds, lag)
+            } catch let error as RedisClientError {
+                // One unreachable shard must not hold up the others' record; PostgreSQL errors and
+                // fencing end the whole pass (the caller pauses or steps down).
+                self.logger.warning("cannot read a shard's outbox", metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
+                positions[shard.nodeID] = nil
             }
-            let after = positions[shard.nodeID]!
-            let reply = try await client.send(["XRANGE", "fs:outbox", "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
-            let events = try OutboxEvent.parse(reply)
-            guard let last = events.last else { continue }
-            let lag = Int64(Date().timeIntervalSince1970 * 1000) - events[0].appendedAtMilliseconds
-            lagMilliseconds = max(lagMilliseconds, lag)
-            let retriesMax = self.configuration.inventoryRetriesMax
-            let retries = try await self.postgres.withConnection { connection in
-                try writer.flush(
-                    connection, shard: shard.nodeID, events: events, epoch: epoch,
-                    lagMilliseconds: max(0, lag), inventoryRetriesMax: retriesMax
-                )
-            }
-            positions[shard.nodeID] = last.streamID
-            // Only now, with the rows and the position committed, may the outbox shrink.
-            _ = try? await client.send(["XTRIM", "fs:outbox", "MINID", last.streamID])
-            flushed += events.count
-            self.rowsFlushed.increment(by: events.count)
-            self.batchSizes.record(events.count)
-            if retries > 0 { self.conflictsRetried.increment(by: retries) }
         }
         let lagSeconds = Double(max(0, lagMilliseconds)) / 1000
         self.lagGauge.record(lagSeconds)
         self.status.withLock { $0 = .init(leader: self.configuration.nodeID, fencingEpoch: epoch, lagSeconds: lagSeconds) }
         return flushed
+    }
+
+    /// Flushes at most one batch of one shard's outbox; returns the events flushed and their lag.
+    private func flush(
+        shard: (nodeID: String, redisURL: String),
+        epoch: Int64,
+        positions: inout [String: String]
+    ) async throws -> (count: Int, lagMilliseconds: Int64) {
+        let writer = self.writer
+        let client = self.client(for: shard.nodeID, url: shard.redisURL)
+        if positions[shard.nodeID] == nil {
+            let stored = try await self.postgres.withConnection { try writer.position($0, shard: shard.nodeID) }
+            positions[shard.nodeID] = stored ?? "0-0"
+        }
+        let after = positions[shard.nodeID]!
+        let reply = try await client.send(["XRANGE", "fs:outbox", "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
+        let events = try OutboxEvent.parse(reply)
+        guard let last = events.last else { return (0, 0) }
+        let lag = max(0, Int64(Date().timeIntervalSince1970 * 1000) - events[0].appendedAtMilliseconds)
+        let retriesMax = self.configuration.inventoryRetriesMax
+        let retries = try await self.postgres.withConnection { connection in
+            try writer.flush(
+                connection, shard: shard.nodeID, events: events, epoch: epoch,
+                lagMilliseconds: lag, inventoryRetriesMax: retriesMax
+            )
+        }
+        positions[shard.nodeID] = last.streamID
+        // Only now, with the rows and the position committed, may the outbox shrink.
+        _ = try? await client.send(["XTRIM", "fs:outbox", "MINID", last.streamID])
+        self.rowsFlushed.increment(by: events.count)
+        self.batchSizes.record(events.count)
+        if retries > 0 { self.conflictsRetried.increment(by: retries) }
+        return (events.count, lag)
     }
 
     private func client(for nodeID: String, url: String) -> RedisClient {

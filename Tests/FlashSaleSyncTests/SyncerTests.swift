@@ -121,6 +121,30 @@ import Testing
         await shard.close()
     }
 
+    /// A registered shard whose Redis is gone does not hold up the record of the others.
+    @Test func anUnreachableShardDoesNotHoldUpTheOthers() async throws {
+        let shard = try await TestShard.start()
+        let postgres = try PostgresServer()
+        let setup = try PostgresConnection(url: postgres.url)
+        try RecordSchema.migrate(setup)
+        try RecordWriter(holder: "gone").register(setup, redisURL: "redis://127.0.0.1:\(ServerProcess.freePort())")
+        let syncer = Syncer(
+            configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2)),
+            postgresURL: postgres.url,
+            localStore: shard.store,
+            logger: Self.logger
+        )
+        let running = Task { try await syncer.run() }
+        _ = try await shard.store.defineSKU("s", settings: SKUSettings(stock: 3))
+        _ = try await shard.store.reserve(sku: "s", user: "u", quantity: 1, requestId: "1")
+        #expect(try await Self.eventually {
+            (try? setup.execute("SELECT reserved FROM inventory WHERE sku = 's'")) == [["1"]]
+        })
+        running.cancel()
+        _ = try? await running.value
+        await shard.close()
+    }
+
     /// A deposed leader (its lease expired and another node took it) cannot commit a flush.
     @Test func aFencedLeaderWritesNothing() async throws {
         let postgres = try PostgresServer()
