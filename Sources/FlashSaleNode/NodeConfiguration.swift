@@ -63,14 +63,16 @@ public struct NodeConfiguration: Sendable {
     /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
+        // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
+        // deliberate choice, and an inline FLASHSALE_ADMIN_TOKEN left in the environment must not override it.
         let token: String
-        if let inline = reader.string(forKey: "admin.token", isSecret: true) {
-            token = inline
-        } else if let path = reader.string(forKey: "admin.tokenFile") {
+        if let path = reader.string(forKey: "admin.tokenFile") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw Problem.invalid("cannot read the admin token file \(path)")
             }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let inline = reader.string(forKey: "admin.token", isSecret: true) {
+            token = inline
         } else {
             throw Problem.missing("admin.token (FLASHSALE_ADMIN_TOKEN) or admin.tokenFile (--admin-token-file)")
         }

@@ -36,6 +36,8 @@ enum RecordSchema {
 
     static func migrate(_ connection: PostgresConnection) throws {
         try connection.transaction {
+            // "relation already exists, skipping" on every start after the first is noise in the node's log.
+            try connection.execute("SET LOCAL client_min_messages = warning")
             try connection.execute("SELECT pg_advisory_xact_lock(7262837)")
             for statement in Self.statements { try connection.execute(statement) }
         }

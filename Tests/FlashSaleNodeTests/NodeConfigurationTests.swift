@@ -31,6 +31,12 @@ import Testing
             ["node.id": .string("n1"), "admin.tokenFile": .string(file.path)]
         ]))
         #expect(configuration.adminToken == "s3cret")
+        // An inline token in a lower layer (the environment) does not override the file.
+        let both = try NodeConfiguration(reader: Self.reader([
+            ["node.id": .string("n1"), "admin.tokenFile": .string(file.path)],
+            ["admin.token": .string("from-environment")],
+        ]))
+        #expect(both.adminToken == "s3cret")
     }
 
     @Test func refusesMissingOrInvalidSettings() {
