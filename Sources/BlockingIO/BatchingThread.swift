@@ -53,7 +53,7 @@ public final class BatchingThread<Job: Sendable>: @unchecked Sendable {
         self.condition.signal()
     }
 
-    /// Jobs waiting now; a gauge for metrics and for choosing the least busy thread.
+    /// Jobs waiting now.
     public var queueDepth: Int {
         self.condition.lock()
         defer { self.condition.unlock() }

@@ -115,10 +115,6 @@ public final class RedisClient: Service, Sendable {
         self.pipelines.reduce(0) { $0 + $1.roundTrips.load(ordering: .relaxed) }
     }
 
-    /// Requests waiting across all connections.
-    public var queueDepth: Int {
-        self.pipelines.reduce(0) { $0 + $1.thread.queueDepth }
-    }
 }
 
 struct RedisRequest: Sendable {
