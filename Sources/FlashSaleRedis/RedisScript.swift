@@ -79,8 +79,11 @@ public final class ScriptRunner: Sendable {
     }
 }
 
-/// Key names for readers outside the scripts (the audit). `Scripts/prelude.lua` defines the layout.
+/// Key names for Swift code that reads or sets keys directly (the audit, the syncer, settings).
+/// `Scripts/prelude.lua` defines the layout; these must match it.
 public enum SKUKeys {
+    public static let skuIndex = "fs:skus"
+    public static let outbox = "fs:outbox"
     public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
     public static let outboxLimit = "fs:outbox:limit"
 }

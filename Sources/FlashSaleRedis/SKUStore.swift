@@ -97,11 +97,11 @@ public final class SKUStore: SaleOperations {
         return Int(expired)
     }
 
-    /// How many SKUs are defined on this shard (the set `fs:skus` that define.lua keeps).
+    /// How many SKUs are defined on this shard (the set that define.lua keeps).
     public func skuCount() async throws(SaleError) -> Int64 {
         let reply: RedisReply
         do {
-            reply = try await self.scripts.client.send(["SCARD", "fs:skus"])
+            reply = try await self.scripts.client.send(["SCARD", SKUKeys.skuIndex])
         } catch {
             throw .unavailable(Self.describe(error))
         }

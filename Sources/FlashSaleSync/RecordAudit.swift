@@ -58,10 +58,10 @@ public struct RecordAudit: Sendable {
             )
             client.start()
             clients.append(client)
-            let newest = try await client.send(["XREVRANGE", "fs:outbox", "+", "-", "COUNT", "1"]).array?.first?.array?.first?.string
+            let newest = try await client.send(["XREVRANGE", SKUKeys.outbox, "+", "-", "COUNT", "1"]).array?.first?.array?.first?.string
             let position = try await postgres.withConnection { try writer.position($0, shard: shard.nodeID) }
             if let newest, newest != position { behind.append(shard.nodeID) }
-            let skus = try await client.send(["SMEMBERS", "fs:skus"]).array?.compactMap(\.string) ?? []
+            let skus = try await client.send(["SMEMBERS", SKUKeys.skuIndex]).array?.compactMap(\.string) ?? []
             for sku in skus {
                 let fields = try await client.send(["HMGET", SKUKeys.meta(sku), "stock", "reserved", "committed", "version"])
                 cluster[sku] = (shard.nodeID, fields.array?.compactMap(\.integer) ?? [])

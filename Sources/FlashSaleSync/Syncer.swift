@@ -79,6 +79,7 @@ public final class Syncer: Service, Sendable {
             ttl: ttl, renewInterval: ttl / 5, retryInterval: ttl / 5, safetyMargin: ttl / 10, now: .now
         )
         var positions: [String: String] = [:]
+        var shards = ShardList()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = ContinuousClock.now
             switch lease.tick(now: now) {
@@ -91,7 +92,7 @@ public final class Syncer: Service, Sendable {
                 await self.renew(&lease, epoch: epoch, sentAt: now)
             case .flush(let epoch):
                 do {
-                    let flushed = try await self.flushAll(epoch: epoch, positions: &positions)
+                    let flushed = try await self.flushAll(epoch: epoch, shards: &shards, positions: &positions)
                     if flushed == 0 { await self.pause(self.configuration.idleDelay) }
                 } catch SyncError.fenced {
                     self.logger.warning("the syncer lease moved on; this node stops flushing", metadata: ["epoch": "\(epoch)"])
@@ -162,9 +163,21 @@ public final class Syncer: Service, Sendable {
     }
 
     /// One pass over every registered shard: at most one batch each. Returns events flushed.
-    private func flushAll(epoch: Int64, positions: inout [String: String]) async throws -> Int {
+    /// The registered shards, read again at most once a second rather than on every pass:
+    /// a flush pass runs every few milliseconds under load, and shards join rarely.
+    struct ShardList {
+        var shards: [(nodeID: String, redisURL: String)] = []
+        var readAt: ContinuousClock.Instant?
+    }
+
+    private func flushAll(epoch: Int64, shards list: inout ShardList, positions: inout [String: String]) async throws -> Int {
         let writer = self.writer
-        let shards = try await self.postgres.withConnection { try writer.shards($0) }
+        let now = ContinuousClock.now
+        if list.readAt.map({ now - $0 >= .seconds(1) }) ?? true {
+            list.shards = try await self.postgres.withConnection { try writer.shards($0) }
+            list.readAt = now
+        }
+        let shards = list.shards
         var flushed = 0
         var lagMilliseconds: Int64 = 0
         for shard in shards {
@@ -198,7 +211,7 @@ public final class Syncer: Service, Sendable {
             positions[shard.nodeID] = stored ?? "0-0"
         }
         let after = positions[shard.nodeID]!
-        let reply = try await client.send(["XRANGE", "fs:outbox", "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
+        let reply = try await client.send(["XRANGE", SKUKeys.outbox, "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
         let events = try OutboxEvent.parse(reply)
         guard let last = events.last else { return (0, 0) }
         let lag = max(0, Int64(Date().timeIntervalSince1970 * 1000) - events[0].appendedAtMilliseconds)
@@ -211,7 +224,7 @@ public final class Syncer: Service, Sendable {
         }
         positions[shard.nodeID] = last.streamID
         // Only now, with the rows and the position committed, may the outbox shrink.
-        _ = try? await client.send(["XTRIM", "fs:outbox", "MINID", last.streamID])
+        _ = try? await client.send(["XTRIM", SKUKeys.outbox, "MINID", last.streamID])
         self.rowsFlushed.increment(by: events.count)
         self.batchSizes.record(events.count)
         if retries > 0 { self.conflictsRetried.increment(by: retries) }
