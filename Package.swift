@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -47,6 +49,20 @@ let package = Package(
         // Cluster logic without I/O: placement of SKUs on nodes.
         .target(
             name: "FlashSaleCluster",
+            swiftSettings: swiftSettings
+        ),
+
+        // The mutual-TLS peer protocol: a pure frame codec and session state machine, NIO shells around them.
+        .target(
+            name: "FlashSalePeer",
+            dependencies: [
+                "FlashSaleCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -159,6 +175,19 @@ let package = Package(
             name: "FlashSaleSyncTests",
             // The executable too: the failover tests run real `flashsale node` processes.
             dependencies: ["FlashSaleSync", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting", "flashsale"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSalePeerTests",
+            dependencies: [
+                "FlashSalePeer",
+                "FlashSaleCore",
+                "FlashSaleTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

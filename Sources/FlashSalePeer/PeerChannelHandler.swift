@@ -1,0 +1,221 @@
+import FlashSaleCore
+import Logging
+import NIOCore
+import NIOSSL
+
+/// Frames on the wire, one `PeerMessage` each.
+struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    typealias InboundOut = PeerMessage
+
+    mutating func decode(buffer: inout ByteBuffer) throws -> PeerMessage? {
+        try PeerFrameCodec.decode(&buffer)
+    }
+
+    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> PeerMessage? {
+        try self.decode(buffer: &buffer)
+    }
+}
+
+struct PeerFrameEncoder: MessageToByteEncoder {
+    typealias OutboundIn = PeerMessage
+
+    func encode(data: PeerMessage, out: inout ByteBuffer) {
+        PeerFrameCodec.encode(data, into: &out)
+    }
+}
+
+/// What a connection needs from the node: its epoch, how to serve a forwarded request, and where
+/// to report a newer epoch.
+public struct PeerNodeHooks: Sendable {
+    public var currentEpoch: @Sendable () -> Int64
+    public var serve: @Sendable (ForwardRequest) async -> ForwardResponse
+    public var observeEpoch: @Sendable (Int64) -> Void
+
+    public init(
+        currentEpoch: @escaping @Sendable () -> Int64,
+        serve: @escaping @Sendable (ForwardRequest) async -> ForwardResponse,
+        observeEpoch: @escaping @Sendable (Int64) -> Void
+    ) {
+        self.currentEpoch = currentEpoch
+        self.serve = serve
+        self.observeEpoch = observeEpoch
+    }
+}
+
+/// The I/O shell of one peer connection, on its event loop: feeds `PeerSession` every message and
+/// a tick, carries out its actions, matches responses to waiting requests by stream id, and
+/// serves the peer's forwarded requests with at most `maximumServed` in flight.
+final class PeerChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = PeerMessage
+    typealias OutboundOut = PeerMessage
+
+    static let maximumPending = 4096
+    static let maximumServed = 4096
+    static let tickInterval = TimeAmount.milliseconds(250)
+
+    private var session: PeerSession
+    private let hooks: PeerNodeHooks
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+    private var ticker: RepeatedTask?
+    private var pending: [UInt32: EventLoopPromise<ForwardResponse>] = [:]
+    private var nextStream: UInt32 = 1
+    private var served = 0
+    /// Completed with the peer's id when the handshake finishes; failed when the connection closes first.
+    let established: EventLoopPromise<String>
+
+    init(session: PeerSession, hooks: PeerNodeHooks, established: EventLoopPromise<String>, logger: Logger) {
+        self.session = session
+        self.hooks = hooks
+        self.established = established
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { _ in
+            let handler = loopBound.value
+            handler.perform(handler.session.tick(now: .now))
+        }
+        if case .initiator = self.session.role {
+            // Written before the TLS handshake ends: NIOSSL holds it until then.
+            context.writeAndFlush(self.wrapOutboundOut(self.session.hello(epoch: self.hooks.currentEpoch())), promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.ticker?.cancel()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.ticker?.cancel()
+        self.established.fail(PeerLinkError.connectionClosed)
+        let pending = self.pending
+        self.pending = [:]
+        for promise in pending.values { promise.fail(PeerLinkError.connectionClosed) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = self.unwrapInboundIn(data)
+        let certified = Self.certifiedNodeID(context)
+        self.perform(self.session.receive(message, certifiedNodeID: certified, localEpoch: self.hooks.currentEpoch(), now: .now))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let frameError = error as? PeerFrameError {
+            self.perform(self.session.receiveMalformed(frameError))
+        } else {
+            // TLS failures (no certificate, another CA) and socket errors end the connection.
+            self.logger.debug("peer connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends a request on this connection; the future completes with the owner's answer.
+    func send(_ request: ForwardRequest, timeout: TimeAmount) -> EventLoopFuture<ForwardResponse> {
+        guard let context, self.session.isEstablished else {
+            return self.established.futureResult.eventLoop.makeFailedFuture(PeerLinkError.connectionClosed)
+        }
+        guard self.pending.count < Self.maximumPending else {
+            return context.eventLoop.makeFailedFuture(PeerLinkError.overloaded)
+        }
+        let stream = self.nextStream
+        self.nextStream = self.nextStream == .max ? 1 : self.nextStream + 1
+        let promise = context.eventLoop.makePromise(of: ForwardResponse.self)
+        self.pending[stream] = promise
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: timeout) {
+            loopBound.value.pending.removeValue(forKey: stream)?.fail(PeerLinkError.timedOut)
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        context.writeAndFlush(self.wrapOutboundOut(.forwardRequest(stream: stream, request)), promise: nil)
+        return promise.futureResult
+    }
+
+    func notify(_ message: PeerMessage) {
+        guard let context, self.session.isEstablished else { return }
+        context.writeAndFlush(self.wrapOutboundOut(message), promise: nil)
+    }
+
+    private func perform(_ action: PeerSession.Action) {
+        guard let context else { return }
+        switch action {
+        case .none:
+            break
+        case .send(let message):
+            context.writeAndFlush(self.wrapOutboundOut(message), promise: nil)
+        case .established(let peer, let epoch, let reply):
+            if let reply { context.writeAndFlush(self.wrapOutboundOut(reply), promise: nil) }
+            self.logger.debug("peer connection established", metadata: ["peer": "\(peer)"])
+            self.hooks.observeEpoch(epoch)
+            self.established.succeed(peer)
+        case .serveRequest(let stream, let request):
+            self.serve(stream: stream, request, context: context)
+        case .completeRequest(let stream, let response):
+            // A response to a request that timed out meanwhile has nobody waiting: dropped.
+            self.pending.removeValue(forKey: stream)?.succeed(response)
+            self.hooks.observeEpoch(response.responderEpoch)
+        case .observeEpoch(let epoch):
+            self.hooks.observeEpoch(epoch)
+        case .close(let reason, let goAway):
+            self.logger.warning("closing a peer connection", metadata: ["reason": "\(reason)"])
+            if let goAway {
+                let channel = context.channel
+                context.writeAndFlush(self.wrapOutboundOut(goAway)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func serve(stream: UInt32, _ request: ForwardRequest, context: ChannelHandlerContext) {
+        guard self.served < Self.maximumServed else {
+            let busy = ForwardResponse(
+                responderEpoch: self.hooks.currentEpoch(),
+                outcome: .failure(.unavailable("the SKU's owner has too many forwarded requests in flight; retry"))
+            )
+            context.writeAndFlush(self.wrapOutboundOut(.forwardResponse(stream: stream, busy)), promise: nil)
+            return
+        }
+        self.served += 1
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let serve = self.hooks.serve
+        Task {
+            let response = await serve(request)
+            eventLoop.execute {
+                let handler = loopBound.value
+                handler.served -= 1
+                handler.context?.writeAndFlush(handler.wrapOutboundOut(.forwardResponse(stream: stream, response)), promise: nil)
+            }
+        }
+    }
+
+    /// The node id the peer's certificate names (its common name), once the TLS handshake is done.
+    private static func certifiedNodeID(_ context: ChannelHandlerContext) -> String? {
+        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate() else { return nil }
+        return PeerTLS.nodeID(of: certificate)
+    }
+}
+
+public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
+    case connectionClosed
+    case timedOut
+    case overloaded
+    case unreachable(String)
+    /// Recent connection attempts failed; the next one is not before the backoff ends.
+    case backingOff
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: "the connection to the SKU's owner closed"
+        case .timedOut: "the SKU's owner did not answer in time"
+        case .overloaded: "too many requests are waiting for the SKU's owner"
+        case .unreachable(let why): "the SKU's owner is unreachable: \(why)"
+        case .backingOff: "the SKU's owner was unreachable a moment ago"
+        }
+    }
+}

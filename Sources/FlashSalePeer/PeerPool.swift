@@ -1,0 +1,246 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// Outgoing peer connections: one per peer, multiplexing every request to it by stream id,
+/// opened on first use and again after it breaks, with exponential backoff after failures.
+public final class PeerPool: Sendable {
+    public struct Settings: Sendable {
+        public var requestTimeout: TimeAmount
+        public var connectTimeout: TimeAmount
+        public var session: PeerSession.Timing
+        public var initialBackoff: Duration
+        public var maximumBackoff: Duration
+
+        public init(
+            requestTimeout: TimeAmount = .seconds(5),
+            connectTimeout: TimeAmount = .seconds(1),
+            session: PeerSession.Timing = .init(helloTimeout: .seconds(2)),
+            initialBackoff: Duration = .milliseconds(100),
+            maximumBackoff: Duration = .seconds(2)
+        ) {
+            self.requestTimeout = requestTimeout
+            self.connectTimeout = connectTimeout
+            self.session = session
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    private let tls: PeerTLS
+    private let hooks: PeerNodeHooks
+    private let settings: Settings
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let links = Mutex<[PeerEndpoint: PeerLink]>([:])
+
+    public init(
+        tls: PeerTLS,
+        hooks: PeerNodeHooks,
+        settings: Settings = .init(),
+        logger: Logger
+    ) {
+        self.tls = tls
+        self.hooks = hooks
+        self.settings = settings
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.logger = logger
+    }
+
+    /// Sends `request` to `peer` and waits for its answer.
+    public func forward(_ request: ForwardRequest, to peer: PeerEndpoint) async throws(PeerLinkError) -> ForwardResponse {
+        let connection = try await self.link(peer).connection()
+        do {
+            return try await connection.channel.eventLoop.flatSubmit {
+                connection.handler.value.send(request, timeout: self.settings.requestTimeout)
+            }.get()
+        } catch let error as PeerLinkError {
+            throw error
+        } catch {
+            throw .connectionClosed
+        }
+    }
+
+    /// Tells every peer in `peers` about a message (an epoch change); best effort, without waiting.
+    public func notify(_ message: PeerMessage, peers: [PeerEndpoint]) {
+        for peer in peers {
+            let link = self.link(peer)
+            Task {
+                guard let connection = try? await link.connection() else { return }
+                connection.channel.eventLoop.execute { connection.handler.value.notify(message) }
+            }
+        }
+    }
+
+    /// Closes every connection; later calls open new ones.
+    public func closeAll() async {
+        let links = self.links.withLock { links in
+            defer { links = [:] }
+            return Array(links.values)
+        }
+        for link in links { await link.close() }
+    }
+
+    private func link(_ peer: PeerEndpoint) -> PeerLink {
+        self.links.withLock { links in
+            if let link = links[peer] { return link }
+            let link = PeerLink(
+                peer: peer,
+                tls: self.tls,
+                hooks: self.hooks,
+                settings: self.settings,
+                eventLoop: self.group.next(),
+                logger: self.logger
+            )
+            links[peer] = link
+            return link
+        }
+    }
+}
+
+/// A peer's node id and where it listens.
+public struct PeerEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var nodeID: String
+    public var host: String
+    public var port: Int
+
+    public init(nodeID: String, host: String, port: Int) {
+        self.nodeID = nodeID
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, as peer addresses are written in the membership.
+    public init?(nodeID: String, address: String) {
+        guard let colon = address.lastIndex(of: ":"), colon > address.startIndex,
+            let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port)
+        else { return nil }
+        self.init(nodeID: nodeID, host: String(address[..<colon]), port: port)
+    }
+
+    public var description: String { "\(self.nodeID)@\(self.host):\(self.port)" }
+}
+
+/// The connection to one peer: at most one at a time, shared by every caller.
+final class PeerLink: Sendable {
+    struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<PeerChannelHandler>
+    }
+
+    private enum State {
+        case idle(backoff: Duration, retryAt: ContinuousClock.Instant?)
+        /// `backoff`: how long to wait before the next attempt if this one fails.
+        case connecting(EventLoopFuture<Connection>, backoff: Duration)
+        case connected(Connection)
+    }
+
+    private let peer: PeerEndpoint
+    private let tls: PeerTLS
+    private let hooks: PeerNodeHooks
+    private let settings: PeerPool.Settings
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    init(peer: PeerEndpoint, tls: PeerTLS, hooks: PeerNodeHooks, settings: PeerPool.Settings, eventLoop: any EventLoop, logger: Logger) {
+        self.peer = peer
+        self.tls = tls
+        self.hooks = hooks
+        self.settings = settings
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.state = Mutex(.idle(backoff: settings.initialBackoff, retryAt: nil))
+    }
+
+    func connection() async throws(PeerLinkError) -> Connection {
+        let future: EventLoopFuture<Connection> = try self.state.withLock { (state) throws(PeerLinkError) in
+            switch state {
+            case .connected(let connection):
+                return self.eventLoop.makeSucceededFuture(connection)
+            case .connecting(let future, _):
+                return future
+            case .idle(let backoff, let retryAt):
+                if let retryAt, ContinuousClock.now < retryAt { throw .backingOff }
+                let future = self.connect()
+                state = .connecting(future, backoff: backoff)
+                return future
+            }
+        }
+        do {
+            return try await future.get()
+        } catch let error as PeerLinkError {
+            throw error
+        } catch {
+            throw .unreachable("\(error)")
+        }
+    }
+
+    func close() async {
+        let connection: Connection? = self.state.withLock { state in
+            if case .connected(let connection) = state { return connection }
+            return nil
+        }
+        try? await connection?.channel.close()
+    }
+
+    private func connect() -> EventLoopFuture<Connection> {
+        let session = PeerSession(
+            role: .initiator(expectedPeer: self.peer.nodeID),
+            localNodeID: self.tls.nodeID,
+            timing: self.settings.session,
+            now: .now
+        )
+        let established = self.eventLoop.makePromise(of: String.self)
+        let (tls, hooks, logger) = (self.tls, self.hooks, self.logger)
+        let future = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(self.settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        try NIOSSLClientHandler(context: tls.clientContext, serverHostname: nil),
+                        ByteToMessageHandler(PeerFrameDecoder()),
+                        MessageToByteHandler(PeerFrameEncoder()),
+                        PeerChannelHandler(session: session, hooks: hooks, established: established, logger: logger),
+                    ])
+                }
+            }
+            .connect(host: self.peer.host, port: self.peer.port)
+            .flatMap { channel in
+                established.futureResult.flatMapThrowing { _ -> Connection in
+                    let handler = try channel.pipeline.syncOperations.handler(type: PeerChannelHandler.self)
+                    return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                }.flatMapErrorThrowing { error -> Connection in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+        future.whenComplete { result in
+            self.state.withLock { state in
+                switch result {
+                case .success(let connection):
+                    state = .connected(connection)
+                    connection.channel.closeFuture.whenComplete { _ in self.disconnected(connection) }
+                case .failure(let error):
+                    established.fail(error)
+                    let backoff: Duration
+                    if case .connecting(_, let next) = state { backoff = next } else { backoff = self.settings.initialBackoff }
+                    self.logger.warning("cannot reach peer", metadata: ["peer": "\(self.peer)", "error": "\(error)"])
+                    state = .idle(backoff: min(backoff * 2, self.settings.maximumBackoff), retryAt: .now + backoff)
+                }
+            }
+        }
+        return future
+    }
+
+    private func disconnected(_ connection: Connection) {
+        self.state.withLock { state in
+            if case .connected(let current) = state, current.channel === connection.channel {
+                state = .idle(backoff: self.settings.initialBackoff, retryAt: nil)
+            }
+        }
+    }
+}
