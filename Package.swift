@@ -52,6 +52,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The membership and its epoch in PostgreSQL, with heartbeats as leases.
+        .target(
+            name: "FlashSaleMembership",
+            dependencies: [
+                "FlashSaleCluster",
+                "FlashSalePostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The mutual-TLS peer protocol: a pure frame codec and session state machine, NIO shells around them.
         .target(
             name: "FlashSalePeer",
@@ -188,6 +200,11 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleMembershipTests",
+            dependencies: ["FlashSaleMembership", "FlashSaleCluster", "FlashSalePostgres", "FlashSaleTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,149 @@
+public import FlashSaleCluster
+import FlashSalePostgres
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Keeps this node in the membership and the membership in this node: joins at start (retrying
+/// until PostgreSQL answers), heartbeats its lease, and reads the membership again when the epoch
+/// rises: at once when a peer says so (`observe`), and at the latest on the next heartbeat.
+public final class MembershipService: Service {
+    public struct Settings: Sendable {
+        public var leaseMilliseconds: Int
+        public var heartbeatMilliseconds: Int
+
+        public init(leaseMilliseconds: Int = 5000, heartbeatMilliseconds: Int = 1000) {
+            self.leaseMilliseconds = leaseMilliseconds
+            self.heartbeatMilliseconds = heartbeatMilliseconds
+        }
+    }
+
+    private let node: Membership.Node
+    private let settings: Settings
+    private let postgres: PostgresClient
+    private let skuCount: @Sendable () async -> Int64?
+    private let announce: @Sendable (Membership) -> Void
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var membership: Membership?
+        /// The newest epoch a peer has told us of; read the membership when it is ahead of ours.
+        var heardEpoch: Int64 = 0
+    }
+
+    /// `announce` is called when this node's own join raised the epoch, to tell the peers at once.
+    public init(
+        node: Membership.Node,
+        settings: Settings,
+        postgresURL: String,
+        skuCount: @escaping @Sendable () async -> Int64?,
+        announce: @escaping @Sendable (Membership) -> Void,
+        logger: Logger
+    ) {
+        self.node = node
+        self.settings = settings
+        self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
+        self.skuCount = skuCount
+        self.announce = announce
+        self.logger = logger
+    }
+
+    /// The membership as last read; nil until this node has joined.
+    public var current: Membership? { self.state.withLock { $0.membership } }
+
+    /// A peer knows membership `epoch`: read ours again soon if it is newer.
+    public func observe(epoch: Int64) {
+        self.state.withLock { $0.heardEpoch = max($0.heardEpoch, epoch) }
+    }
+
+    /// Reads the membership now unless ours is at least `epoch` already. A node that receives a
+    /// request from a peer with a newer epoch calls this before deciding who owns the SKU.
+    public func catchUp(to epoch: Int64) async {
+        self.observe(epoch: epoch)
+        guard let current = self.current, current.epoch < epoch else { return }
+        await self.read()
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.join()
+            var nextHeartbeat = ContinuousClock.now
+            while !Task.isCancelled {
+                let (known, heard) = self.state.withLock { ($0.membership?.epoch ?? 0, $0.heardEpoch) }
+                if heard > known { await self.read() }
+                if ContinuousClock.now >= nextHeartbeat {
+                    nextHeartbeat = .now + .milliseconds(self.settings.heartbeatMilliseconds)
+                    await self.heartbeat()
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        await self.postgres.stop()
+    }
+
+    private func join() async {
+        var announced = self.node
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            announced.skuCount = await self.skuCount() ?? 0
+            do {
+                let (node, lease) = (announced, self.settings.leaseMilliseconds)
+                let (membership, raised) = try await self.postgres.withConnection { connection in
+                    try MembershipStore.migrate(connection)
+                    return try MembershipStore.join(node, leaseMilliseconds: lease, connection)
+                }
+                self.publish(membership)
+                self.logger.info(
+                    "joined the cluster",
+                    metadata: ["epoch": "\(membership.epoch)", "nodes": "\(membership.nodes.map(\.id))", "newEpoch": "\(raised)"]
+                )
+                if raised { self.announce(membership) }
+                return
+            } catch {
+                self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    private func heartbeat() async {
+        let count = await self.skuCount() ?? self.current?.node(self.node.id)?.skuCount ?? 0
+        let (id, lease) = (self.node.id, self.settings.leaseMilliseconds)
+        do {
+            let epoch = try await self.postgres.withConnection { connection in
+                try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, connection)
+            }
+            self.observe(epoch: epoch)
+            // Read even at the same epoch now and then: the liveness and SKU counts of the others change.
+            await self.read()
+        } catch {
+            self.logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func read() async {
+        do {
+            let membership = try await self.postgres.withConnection { try MembershipStore.read($0) }
+            self.publish(membership)
+        } catch {
+            self.logger.warning("cannot read the membership", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publish(_ membership: Membership) {
+        let previous: Int64? = self.state.withLock { state in
+            // Reads may finish out of order; never go back to an older epoch.
+            if let current = state.membership, current.epoch > membership.epoch { return nil }
+            defer { state.membership = membership }
+            return state.membership?.epoch ?? 0
+        }
+        if let previous, previous != membership.epoch {
+            self.logger.info(
+                "membership epoch \(membership.epoch)",
+                metadata: ["previous": "\(previous)", "owners": "\(membership.placement?.members.map(\.id) ?? [])"]
+            )
+        }
+    }
+}
