@@ -136,7 +136,10 @@ let package = Package(
         .target(
             name: "FlashSaleNode",
             dependencies: [
+                "FlashSaleCluster",
                 "FlashSaleCore",
+                "FlashSaleMembership",
+                "FlashSalePeer",
                 "FlashSaleHTTP",
                 "FlashSaleRedis",
                 "FlashSaleSync",
@@ -236,8 +239,15 @@ let package = Package(
         ),
         .testTarget(
             name: "FlashSaleNodeTests",
+            // The executable too: the cluster tests run real `flashsale node` processes.
             dependencies: [
                 "FlashSaleNode",
+                "FlashSaleCluster",
+                "FlashSaleRedis",
+                "FlashSaleTesting",
+                "flashsale",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: swiftSettings

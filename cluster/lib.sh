@@ -287,6 +287,28 @@ wait_nodes_ready() {
   done
 }
 
+# Waits until every node URL given reports the same membership epoch in /v1/cluster, with
+# $2 nodes in it: each node has then read the membership that the others joined, so all of them
+# route every SKU to the same owner.
+wait_cluster_agrees() {
+  local seconds="$1" expected="$2" deadline=$(($SECONDS + $1)) url epochs
+  shift 2
+  while :; do
+    epochs="$(for url in "$@"; do
+      curl -s --max-time 2 "$url/v1/cluster" | jq -r '"\(.epoch) \(.nodes | length)"' 2>/dev/null || echo "none"
+    done | sort -u)"
+    if [ "$(wc -l <<<"$epochs")" -eq 1 ] && [ "${epochs#* }" = "$expected" ]; then
+      say "every node is at membership epoch ${epochs%% *} with $expected node(s)"
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "the nodes do not agree on the membership after $seconds s: $(tr '\n' ';' <<<"$epochs")" >&2
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
 # Every process recorded in pids/ that still runs, as "NAME PID" lines.
 running_processes() {
   local file pid

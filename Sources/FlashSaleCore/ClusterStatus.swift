@@ -6,13 +6,16 @@ public struct ClusterStatus: Sendable, Hashable {
         public var peerAddress: String
         public var state: String
         public var skuCount: Int64
+        /// How many of the 4,096 placement slots the node owns: its share of the ring.
+        public var slots: Int64
 
-        public init(id: String, clientUrl: String, peerAddress: String, state: String, skuCount: Int64) {
+        public init(id: String, clientUrl: String, peerAddress: String, state: String, skuCount: Int64, slots: Int64) {
             self.id = id
             self.clientUrl = clientUrl
             self.peerAddress = peerAddress
             self.state = state
             self.skuCount = skuCount
+            self.slots = slots
         }
     }
 

@@ -110,6 +110,7 @@ struct API: Sendable {
                 $0.field("peerAddress", node.peerAddress)
                 $0.field("state", node.state)
                 $0.field("skuCount", node.skuCount)
+                $0.field("slots", node.slots)
             }
         }
         let syncer = JSONWriter.object {

@@ -1,14 +1,19 @@
+import FlashSaleCluster
 import FlashSaleCore
 import FlashSaleHTTP
+import FlashSaleMembership
+import FlashSalePeer
 import FlashSaleRedis
 import FlashSaleSync
-public import Hummingbird
+import Hummingbird
 public import Logging
 import Prometheus
 public import ServiceLifecycle
+import Synchronization
 
-/// One coordinator: its Redis shard's client, the expiry sweeper and the HTTP API, as services
-/// in the order a ServiceGroup must start them (it stops them in reverse: HTTP drains first).
+/// One coordinator: its Redis shard's client, the expiry sweeper, the syncer, the membership, the
+/// peer protocol and the HTTP API, as services in the order a ServiceGroup must start them (it
+/// stops them in reverse: HTTP drains first).
 public struct CoordinatorNode: Sendable {
     public let configuration: NodeConfiguration
     public let services: [any Service]
@@ -44,15 +49,66 @@ public struct CoordinatorNode: Sendable {
                 logger: logger
             )
         }
+        let this = Membership.Node(
+            id: configuration.nodeID,
+            clientURL: configuration.clientURL,
+            peerAddress: configuration.peerAddress,
+            redisURL: configuration.redisURL,
+            state: .active,
+            weight: configuration.weight
+        )
+
+        // The peer pool and the membership need each other (a join announces itself to the peers;
+        // a peer's message tells the membership to read again), so the pool is set once both exist.
+        let peerPool = PeerPoolSlot()
+        let membership = configuration.postgresURL.map { url in
+            MembershipService(
+                node: this,
+                settings: .init(leaseMilliseconds: configuration.membershipLeaseMilliseconds),
+                postgresURL: url,
+                skuCount: { try? await store.skuCount() },
+                announce: { membership in
+                    let peers = membership.nodes.filter { $0.id != this.id }.compactMap {
+                        PeerEndpoint(nodeID: $0.id, address: $0.peerAddress)
+                    }
+                    peerPool.pool?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
+                },
+                logger: logger
+            )
+        }
+        // Alone, without PostgreSQL: a membership of this node only.
+        let standalone = Membership(epoch: 1, nodes: [this])
+        let currentMembership: @Sendable () -> Membership? = { membership.map { $0.current } ?? standalone }
+        let forwarding = ForwardingOperations(
+            nodeID: configuration.nodeID,
+            local: store,
+            membership: currentMembership,
+            catchUp: { epoch in await membership?.catchUp(to: epoch) },
+            peers: { peerPool.pool }
+        )
+        var peerServer: PeerServer?
+        if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
+            let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
+            let hooks = PeerNodeHooks(
+                currentEpoch: { currentMembership()?.epoch ?? 0 },
+                serve: { await forwarding.serve($0) },
+                observeEpoch: { membership?.observe(epoch: $0) }
+            )
+            peerPool.pool = PeerPool(tls: tls, hooks: hooks, logger: logger)
+            peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
+        }
+
         let router = makeAPIRouter(
             APIDependencies(
-                operations: store,
+                operations: forwarding,
                 adminToken: configuration.adminToken,
-                clusterStatus: { [configuration] in
-                    try await Self.clusterStatus(configuration, store: store, syncer: syncer?.clusterStatus)
+                clusterStatus: {
+                    try await Self.clusterStatus(currentMembership(), store: store, nodeID: this.id, syncer: syncer?.clusterStatus)
                 },
                 isReady: {
-                    (try? await store.scripts.loadAll()) != nil
+                    // Ready when the shard has its scripts and this node is in the membership.
+                    guard currentMembership()?.node(this.id) != nil else { return false }
+                    return (try? await store.scripts.loadAll()) != nil
                 },
                 metricsText: metricsText
             )
@@ -65,28 +121,47 @@ public struct CoordinatorNode: Sendable {
             ),
             logger: logger
         )
-        self.services = [redis, sweeper] + (syncer.map { [$0] } ?? []) + [http]
+        var services: [any Service] = [redis, sweeper]
+        if let syncer { services.append(syncer) }
+        if let membership { services.append(membership) }
+        if let peerServer { services.append(peerServer) }
+        services.append(http)
+        self.services = services
     }
 
-    /// One node, one shard: the cluster is this node until membership arrives.
     static func clusterStatus(
-        _ configuration: NodeConfiguration,
+        _ membership: Membership?,
         store: SKUStore,
+        nodeID: String,
         syncer: ClusterStatus.Syncer?
     ) async throws -> ClusterStatus {
-        let skuCount = try await store.skuCount()
+        guard let membership else { throw SaleError.unavailable("this node has not joined the cluster yet") }
+        let localCount = try await store.skuCount()
+        let slots = membership.slotCounts()
         return ClusterStatus(
-            epoch: 1,
-            nodes: [
+            epoch: membership.epoch,
+            nodes: membership.nodes.map { node in
                 .init(
-                    id: configuration.nodeID,
-                    clientUrl: configuration.clientURL,
-                    peerAddress: configuration.peerAddress,
-                    state: "active",
-                    skuCount: skuCount
+                    id: node.id,
+                    clientUrl: node.clientURL,
+                    peerAddress: node.peerAddress,
+                    // The recorded state, or down once the node's heartbeat lease has run out.
+                    state: node.isLive ? node.state.rawValue : Membership.NodeState.down.rawValue,
+                    skuCount: node.id == nodeID ? localCount : node.skuCount,
+                    slots: Int64(slots[node.id] ?? 0)
                 )
-            ],
+            },
             syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
         )
+    }
+}
+
+/// Where the peer pool goes once it exists (see CoordinatorNode.init).
+private final class PeerPoolSlot: Sendable {
+    private let slot = Mutex<PeerPool?>(nil)
+
+    var pool: PeerPool? {
+        get { self.slot.withLock { $0 } }
+        set { self.slot.withLock { $0 = newValue } }
     }
 }

@@ -1,4 +1,5 @@
 public import Configuration
+import FlashSalePeer
 import Foundation
 
 /// Everything one coordinator needs to start, read from flags, environment (`FLASHSALE_*`) and an
@@ -18,6 +19,10 @@ public struct NodeConfiguration: Sendable {
     public var outboxLimit: Int
     /// How long the syncer leader's lease lasts without renewal: the failover time of the syncer.
     public var syncerLeaseTTLMilliseconds: Int
+    /// How long a node's membership heartbeat lease lasts; past it the node shows as down.
+    public var membershipLeaseMilliseconds: Int
+    /// Relative capacity: a node of weight 2 is given about twice the SKUs of a node of weight 1.
+    public var weight: Double
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -43,7 +48,9 @@ public struct NodeConfiguration: Sendable {
         sweepIntervalMilliseconds: Int = 250,
         tlsDirectory: String? = nil,
         outboxLimit: Int = 1_000_000,
-        syncerLeaseTTLMilliseconds: Int = 5000
+        syncerLeaseTTLMilliseconds: Int = 5000,
+        membershipLeaseMilliseconds: Int = 5000,
+        weight: Double = 1
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -57,10 +64,13 @@ public struct NodeConfiguration: Sendable {
         self.tlsDirectory = tlsDirectory
         self.outboxLimit = outboxLimit
         self.syncerLeaseTTLMilliseconds = syncerLeaseTTLMilliseconds
+        self.membershipLeaseMilliseconds = membershipLeaseMilliseconds
+        self.weight = weight
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
-    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs.
+    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
+    /// membership.leaseMs, node.weight.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -85,6 +95,14 @@ public struct NodeConfiguration: Sendable {
         guard outboxLimit >= 1 else { throw Problem.invalid("outbox.limit must be at least 1") }
         let leaseTTL = reader.int(forKey: "syncer.leaseTtlMs", default: 5000)
         guard leaseTTL >= 500 else { throw Problem.invalid("syncer.leaseTtlMs must be at least 500") }
+        let membershipLease = reader.int(forKey: "membership.leaseMs", default: 5000)
+        guard membershipLease >= 2000 else { throw Problem.invalid("membership.leaseMs must be at least 2000") }
+        let weight = reader.double(forKey: "node.weight", default: 1)
+        guard weight > 0, weight <= 1000 else { throw Problem.invalid("node.weight must be above 0 and at most 1000") }
+        let peerAddress = reader.string(forKey: "peer.address", default: "")
+        guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
+            throw Problem.invalid("peer.address \(peerAddress) is not host:port")
+        }
         self.init(
             nodeID: nodeID,
             httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
@@ -92,14 +110,17 @@ public struct NodeConfiguration: Sendable {
             redisURL: reader.string(forKey: "redis.url", default: "redis://127.0.0.1:6379"),
             redisConnections: connections,
             postgresURL: reader.string(forKey: "postgres.url", isSecret: true),
-            peerAddress: reader.string(forKey: "peer.address", default: ""),
+            peerAddress: peerAddress,
             adminToken: token,
             sweepIntervalMilliseconds: max(10, reader.int(forKey: "sweep.intervalMs", default: 250)),
             tlsDirectory: reader.string(forKey: "tls.directory"),
             outboxLimit: outboxLimit,
-            syncerLeaseTTLMilliseconds: leaseTTL
+            syncerLeaseTTLMilliseconds: leaseTTL,
+            membershipLeaseMilliseconds: membershipLease,
+            weight: weight
         )
     }
+
 
     public var clientURL: String { "http://\(self.httpHost):\(self.httpPort)" }
 }

@@ -21,7 +21,7 @@ import Testing
                 clusterStatus: {
                     ClusterStatus(
                         epoch: 1,
-                        nodes: [.init(id: "n1", clientUrl: "http://x", peerAddress: "p", state: "active", skuCount: try await shard.store.skuCount())],
+                        nodes: [.init(id: "n1", clientUrl: "http://x", peerAddress: "p", state: "active", skuCount: try await shard.store.skuCount(), slots: 4096)],
                         syncer: .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
                     )
                 },

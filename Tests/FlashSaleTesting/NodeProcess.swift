@@ -4,20 +4,31 @@ public import Foundation
 public final class NodeProcess: @unchecked Sendable {
     public let id: String
     public let httpPort: Int
+    /// Set when the node runs the peer protocol (it was given a TLS folder).
+    public let peerPort: Int?
     private let arguments: [String]
     private let environment: [String: String]
+    /// The node's standard error, appended across restarts. (Inherited, it would keep the test
+    /// runner's output open for as long as a leftover node runs.)
+    public let logFile: URL
     private var process: Process?
 
-    public init(id: String, redisURL: String, postgresURL: String, settings: String) throws {
+    /// With `tlsDirectory` (cluster/lib.sh's layout: ca.pem, ID.pem, ID-key.pem) the node also
+    /// listens for peers on a free port.
+    public init(id: String, redisURL: String, postgresURL: String, settings: String, tlsDirectory: URL? = nil) throws {
         self.id = id
         self.httpPort = ServerProcess.freePort()
+        let peerPort = tlsDirectory.map { _ in ServerProcess.freePort() }
+        self.peerPort = peerPort
         let directory = try ServerProcess.temporaryDirectory("flashsale-node-\(id)")
         let config = directory.appendingPathComponent("node.json")
+        self.logFile = directory.appendingPathComponent("node.log")
+        FileManager.default.createFile(atPath: self.logFile.path, contents: nil)
         try settings.write(to: config, atomically: true, encoding: .utf8)
         self.arguments = [
             "node", "--id", id, "--http-port", String(self.httpPort), "--redis-url", redisURL,
             "--postgres-url", postgresURL, "--config", config.path, "--log-level", "warning",
-        ]
+        ] + (tlsDirectory.map { ["--tls-directory", $0.path, "--peer-address", "127.0.0.1:\(peerPort!)"] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["FLASHSALE_ADMIN_TOKEN"] = "test"
         self.environment = environment
@@ -45,7 +56,11 @@ public final class NodeProcess: @unchecked Sendable {
         process.arguments = self.arguments
         process.environment = self.environment
         process.standardOutput = FileHandle.nullDevice
+        let log = try FileHandle(forWritingTo: self.logFile)
+        log.seekToEndOfFile()
+        process.standardError = log
         try process.run()
+        try log.close()
         self.process = process
         try ServerProcess.waitUntilListening(port: self.httpPort, seconds: 30, what: "flashsale node \(self.id)")
     }
