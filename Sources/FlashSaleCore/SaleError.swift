@@ -9,4 +9,7 @@ public enum SaleError: Error, Sendable, Hashable {
     case refused(ReservationRefusal)
     /// The store cannot answer now (Redis down, queue full). Safe to retry with the same requestId.
     case unavailable(String)
+    /// The shard has been told of a newer membership epoch than the caller routed by: the caller
+    /// reads the membership and routes again. Reaches a client only as a retryable 503.
+    case staleMembership(shardEpoch: Int64)
 }

@@ -58,6 +58,8 @@ public struct APIError: HTTPResponseError, Sendable {
             self.init(.conflict, "committed", "the reservation is committed")
         case .unavailable(let message):
             self.init(.serviceUnavailable, "unavailable", message, retryAfterSeconds: 1)
+        case .staleMembership(let epoch):
+            self.init(.serviceUnavailable, "unavailable", "the cluster's membership changed (epoch \(epoch)); retry", retryAfterSeconds: 1)
         }
     }
 }

@@ -22,7 +22,8 @@ public final class MembershipService: Service {
     private let settings: Settings
     private let postgres: PostgresClient
     private let skuCount: @Sendable () async -> Int64?
-    private let announce: @Sendable (Membership) -> Void
+    private let announce: @Sendable (Membership) async -> Void
+    private let adopted: @Sendable (Membership) async -> Void
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -32,13 +33,15 @@ public final class MembershipService: Service {
         var heardEpoch: Int64 = 0
     }
 
-    /// `announce` is called when this node's own join raised the epoch, to tell the peers at once.
+    /// `adopted` is called each time this node takes a newer epoch as its own (its shard records
+    /// it), `announce` when this node's own join raised the epoch, to tell the others at once.
     public init(
         node: Membership.Node,
         settings: Settings,
         postgresURL: String,
         skuCount: @escaping @Sendable () async -> Int64?,
-        announce: @escaping @Sendable (Membership) -> Void,
+        adopted: @escaping @Sendable (Membership) async -> Void,
+        announce: @escaping @Sendable (Membership) async -> Void,
         logger: Logger
     ) {
         self.node = node
@@ -46,6 +49,7 @@ public final class MembershipService: Service {
         self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
         self.skuCount = skuCount
         self.announce = announce
+        self.adopted = adopted
         self.logger = logger
     }
 
@@ -93,12 +97,12 @@ public final class MembershipService: Service {
                     try MembershipStore.migrate(connection)
                     return try MembershipStore.join(node, leaseMilliseconds: lease, connection)
                 }
-                self.publish(membership)
+                await self.publish(membership)
                 self.logger.info(
                     "joined the cluster",
                     metadata: ["epoch": "\(membership.epoch)", "nodes": "\(membership.nodes.map(\.id))", "newEpoch": "\(raised)"]
                 )
-                if raised { self.announce(membership) }
+                if raised { await self.announce(membership) }
                 return
             } catch {
                 self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
@@ -126,13 +130,13 @@ public final class MembershipService: Service {
     private func read() async {
         do {
             let membership = try await self.postgres.withConnection { try MembershipStore.read($0) }
-            self.publish(membership)
+            await self.publish(membership)
         } catch {
             self.logger.warning("cannot read the membership", metadata: ["error": "\(error)"])
         }
     }
 
-    private func publish(_ membership: Membership) {
+    private func publish(_ membership: Membership) async {
         let previous: Int64? = self.state.withLock { state in
             // Reads may finish out of order; never go back to an older epoch.
             if let current = state.membership, current.epoch > membership.epoch { return nil }
@@ -140,6 +144,7 @@ public final class MembershipService: Service {
             return state.membership?.epoch ?? 0
         }
         if let previous, previous != membership.epoch {
+            await self.adopted(membership)
             self.logger.info(
                 "membership epoch \(membership.epoch)",
                 metadata: ["previous": "\(previous)", "owners": "\(membership.placement?.members.map(\.id) ?? [])"]

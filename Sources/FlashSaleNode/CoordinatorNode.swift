@@ -29,7 +29,26 @@ public struct CoordinatorNode: Sendable {
             configuration: .init(connectionCount: configuration.redisConnections),
             logger: logger
         )
-        let store = SKUStore(scripts: ScriptRunner(client: redis), logger: logger)
+        let this = Membership.Node(
+            id: configuration.nodeID,
+            clientURL: configuration.clientURL,
+            peerAddress: configuration.peerAddress,
+            redisURL: configuration.redisURL,
+            state: .active,
+            weight: configuration.weight
+        )
+        // The store's calls carry the membership epoch, which exists only once the membership
+        // service does, and that needs the store (for its SKU count): bound once both exist.
+        let membershipSlot = LateBinding<MembershipService>()
+        let standalone = Membership(epoch: 1, nodes: [this])
+        let currentMembership: @Sendable () -> Membership? = {
+            configuration.postgresURL == nil ? standalone : membershipSlot.value?.current
+        }
+        let store = SKUStore(
+            scripts: ScriptRunner(client: redis),
+            logger: logger,
+            callerEpoch: { currentMembership()?.epoch ?? 0 }
+        )
         let sweeper = ExpirySweeper(
             store: store,
             intervalMilliseconds: configuration.sweepIntervalMilliseconds,
@@ -49,42 +68,51 @@ public struct CoordinatorNode: Sendable {
                 logger: logger
             )
         }
-        let this = Membership.Node(
-            id: configuration.nodeID,
-            clientURL: configuration.clientURL,
-            peerAddress: configuration.peerAddress,
-            redisURL: configuration.redisURL,
-            state: .active,
-            weight: configuration.weight
-        )
 
         // The peer pool and the membership need each other (a join announces itself to the peers;
         // a peer's message tells the membership to read again), so the pool is set once both exist.
-        let peerPool = PeerPoolSlot()
+        let peerPool = LateBinding<PeerPool>()
         let membership = configuration.postgresURL.map { url in
             MembershipService(
                 node: this,
                 settings: .init(leaseMilliseconds: configuration.membershipLeaseMilliseconds),
                 postgresURL: url,
                 skuCount: { try? await store.skuCount() },
-                announce: { membership in
-                    let peers = membership.nodes.filter { $0.id != this.id }.compactMap {
-                        PeerEndpoint(nodeID: $0.id, address: $0.peerAddress)
+                adopted: { membership in
+                    do {
+                        try await store.recordEpoch(membership.epoch)
+                    } catch {
+                        logger.warning("cannot record the membership epoch in the shard", metadata: ["error": "\(error)"])
                     }
-                    peerPool.pool?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
+                },
+                announce: { membership in
+                    // Every other shard learns the epoch before its node may still route by the old one;
+                    // an unreachable shard's node learns it from its next heartbeat instead.
+                    let others = membership.nodes.filter { $0.id != this.id }
+                    await withTaskGroup(of: Void.self) { group in
+                        for node in others {
+                            group.addTask {
+                                do {
+                                    _ = try await ShardEpoch.record(membership.epoch, redisURL: node.redisURL)
+                                } catch {
+                                    logger.warning("cannot tell a shard of the new epoch", metadata: ["node": "\(node.id)", "error": "\(error)"])
+                                }
+                            }
+                        }
+                    }
+                    let peers = others.compactMap { PeerEndpoint(nodeID: $0.id, address: $0.peerAddress) }
+                    peerPool.value?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
                 },
                 logger: logger
             )
         }
-        // Alone, without PostgreSQL: a membership of this node only.
-        let standalone = Membership(epoch: 1, nodes: [this])
-        let currentMembership: @Sendable () -> Membership? = { membership.map { $0.current } ?? standalone }
+        membershipSlot.value = membership
         let forwarding = ForwardingOperations(
             nodeID: configuration.nodeID,
             local: store,
             membership: currentMembership,
             catchUp: { epoch in await membership?.catchUp(to: epoch) },
-            peers: { peerPool.pool }
+            peers: { peerPool.value }
         )
         var peerServer: PeerServer?
         if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
@@ -94,7 +122,7 @@ public struct CoordinatorNode: Sendable {
                 serve: { await forwarding.serve($0) },
                 observeEpoch: { membership?.observe(epoch: $0) }
             )
-            peerPool.pool = PeerPool(tls: tls, hooks: hooks, logger: logger)
+            peerPool.value = PeerPool(tls: tls, hooks: hooks, logger: logger)
             peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
         }
 
@@ -156,11 +184,11 @@ public struct CoordinatorNode: Sendable {
     }
 }
 
-/// Where the peer pool goes once it exists (see CoordinatorNode.init).
-private final class PeerPoolSlot: Sendable {
-    private let slot = Mutex<PeerPool?>(nil)
+/// A value that two services need from each other, set once both exist (see CoordinatorNode.init).
+private final class LateBinding<Value: Sendable>: Sendable {
+    private let slot = Mutex<Value?>(nil)
 
-    var pool: PeerPool? {
+    var value: Value? {
         get { self.slot.withLock { $0 } }
         set { self.slot.withLock { $0 = newValue } }
     }

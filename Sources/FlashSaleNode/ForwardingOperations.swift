@@ -24,7 +24,7 @@ struct ForwardingOperations: SaleOperations {
         return ForwardResponse(responderEpoch: self.membership()?.epoch ?? 0, outcome: outcome)
     }
 
-    func route(_ operation: SaleOperation, hopLimit: UInt8) async -> SaleOutcome {
+    func route(_ operation: SaleOperation, hopLimit: UInt8, mayCatchUp: Bool = true) async -> SaleOutcome {
         guard let membership = self.membership() else {
             return .failure(.unavailable("this node has not joined the cluster yet; retry"))
         }
@@ -32,7 +32,13 @@ struct ForwardingOperations: SaleOperations {
             return .failure(.unavailable("no node owns SKUs at membership epoch \(membership.epoch); retry"))
         }
         if owner.id == self.nodeID {
-            return await operation.run(on: self.local)
+            let outcome = await operation.run(on: self.local)
+            // Our shard knows a newer membership than we routed by: read it, and route again once.
+            if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
+                await self.catchUp(epoch)
+                return await self.route(operation, hopLimit: hopLimit, mayCatchUp: false)
+            }
+            return outcome
         }
         guard hopLimit > 0 else {
             return .failure(.unavailable("the nodes disagree on who owns this SKU while membership changes; retry"))

@@ -137,7 +137,7 @@ private enum OutcomeCode: UInt8 {
 
 private enum FailureCode: UInt8 {
     case invalidRequest = 1, unknownSKU, unknownReservation, soldOut, limitExceeded, stockBelowSold, refused,
-        unavailable
+        unavailable, staleMembership
 }
 
 private let statusCodes: [ReservationStatus] = [.reserved, .committed, .released, .expired]
@@ -355,6 +355,9 @@ extension ByteBuffer {
         case .unavailable(let message):
             self.writeInteger(FailureCode.unavailable.rawValue)
             self.writeText(message)
+        case .staleMembership(let epoch):
+            self.writeInteger(FailureCode.staleMembership.rawValue)
+            self.writeInteger(epoch)
         }
     }
 
@@ -368,6 +371,7 @@ extension ByteBuffer {
         case .stockBelowSold: return .stockBelowSold(reservedAndCommitted: try self.read(Int64.self))
         case .refused: return .refused(try self.readIndexed(refusalCodes, "refusal"))
         case .unavailable: return .unavailable(try self.readText())
+        case .staleMembership: return .staleMembership(shardEpoch: try self.read(Int64.self))
         }
     }
 }

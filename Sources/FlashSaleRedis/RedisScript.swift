@@ -4,7 +4,7 @@ import Synchronization
 /// One Lua script: `Scripts/prelude.lua` followed by the script's own file.
 public struct RedisScript: Sendable, Hashable {
     public enum Name: String, Sendable, CaseIterable {
-        case define, sku, reserve, commit, release, read, sweep
+        case define, sku, reserve, commit, release, read, sweep, epoch
     }
 
     public let name: Name

@@ -8,11 +8,16 @@ import Metrics
 public final class SKUStore: SaleOperations {
     public let scripts: ScriptRunner
     private let logger: Logger
+    /// The membership epoch this store's calls carry (the shard refuses calls older than the
+    /// newest epoch it has been told of). A store that is its shard's only writer, in tests and
+    /// tools, is unfenced: `Int64.max`.
+    private let callerEpoch: @Sendable () -> Int64
     private let reservationOutcomes: [String: Counter]
 
-    public init(scripts: ScriptRunner, logger: Logger) {
+    public init(scripts: ScriptRunner, logger: Logger, callerEpoch: @escaping @Sendable () -> Int64 = { .max }) {
         self.scripts = scripts
         self.logger = logger
+        self.callerEpoch = callerEpoch
         var outcomes: [String: Counter] = [:]
         for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "outbox_full", "unavailable"] {
             outcomes[outcome] = Counter(label: "flashsale_reservations_total", dimensions: [("outcome", outcome)])
@@ -127,13 +132,33 @@ public final class SKUStore: SaleOperations {
         }
     }
 
+    /// Runs a SKU script with the caller's epoch as its last argument; a refusal by the fence is
+    /// `staleMembership` whatever the script.
     private func run(_ script: RedisScript.Name, _ arguments: [String]) async throws(SaleError) -> RedisReply {
+        let reply: RedisReply
         do {
-            return try await self.scripts.run(script, arguments)
+            reply = try await self.scripts.run(script, arguments + [String(self.callerEpoch())])
         } catch {
             self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
             throw .unavailable(Self.describe(error))
         }
+        if let fields = reply.array, fields.count == 2, fields[0].string == "stale_epoch", let epoch = fields[1].integer {
+            throw .staleMembership(shardEpoch: epoch)
+        }
+        return reply
+    }
+
+    /// Tells the shard of membership epoch `epoch`; answers the shard's epoch afterwards (never lower).
+    @discardableResult
+    public func recordEpoch(_ epoch: Int64) async throws(SaleError) -> Int64 {
+        let reply: RedisReply
+        do {
+            reply = try await self.scripts.run(.epoch, [String(epoch)])
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
+        guard let recorded = reply.integer else { throw Self.unexpected(.epoch, reply) }
+        return recorded
     }
 
     static let outboxFull = SaleError.unavailable(

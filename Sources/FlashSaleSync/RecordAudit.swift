@@ -1,5 +1,5 @@
 import FlashSalePostgres
-public import FlashSaleRedis
+import FlashSaleRedis
 import Foundation
 public import Logging
 

@@ -1,6 +1,10 @@
--- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds.
+-- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, caller's epoch.
 -- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl} | {'stock_below_sold', reserved + committed}
---      | {'outbox_full'}
+--      | {'outbox_full'} | {'stale_epoch', the shard's epoch}
+local stale = stale_caller()
+if stale then
+    return stale
+end
 if outbox_full() then
     return { 'outbox_full' }
 end

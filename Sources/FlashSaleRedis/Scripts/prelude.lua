@@ -11,6 +11,7 @@
 --   fs:skus         set     every SKU defined on this shard
 --   fs:outbox       stream  one entry for every change, in the same call as the change
 --   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
+--   fs:epoch        string  the newest membership epoch this shard has been told of (epoch.lua)
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
 -- Time is Redis TIME: one clock per shard, whichever coordinator calls.
 
@@ -33,6 +34,19 @@ end
 -- Integers as exact decimal text: Lua numbers are doubles and would otherwise print as 1e+12.
 local function int(n)
     return string.format('%d', n)
+end
+
+-- The membership fence. Every SKU script's last ARGV is the caller's membership epoch; a caller
+-- whose membership is older than the newest epoch the shard has been told of may route by a
+-- placement that has changed, so it is refused and reads the membership again.
+-- Reply: {'stale_epoch', the shard's epoch} or nil.
+local function stale_caller()
+    local recorded = tonumber(redis.call('GET', 'fs:epoch') or '0')
+    local caller = tonumber(ARGV[#ARGV])
+    if caller == nil or caller < recorded then
+        return { 'stale_epoch', recorded }
+    end
+    return nil
 end
 
 local function now_ms()
@@ -173,8 +187,12 @@ local function apply(k, s, r, command, now)
 end
 
 -- The whole of commit.lua, release.lua and read.lua, which differ only in their command.
--- ARGV: sku, reservation id.
+-- ARGV: sku, reservation id, caller's epoch.
 local function resolve(command)
+    local stale = stale_caller()
+    if stale then
+        return stale
+    end
     local k = sku_keys(ARGV[1])
     local s = load_sku(k)
     local r = s and load_reservation(k, ARGV[2])

@@ -1,5 +1,9 @@
--- Read a SKU, after returning the stock of its due reservations. ARGV: sku.
+-- Read a SKU, after returning the stock of its due reservations. ARGV: sku, caller's epoch.
 -- Reply: {'ok', stock, reserved, committed, limit, ttl} | {'unknown_sku'}
+local stale = stale_caller()
+if stale then
+    return stale
+end
 local k = sku_keys(ARGV[1])
 local s = load_sku(k)
 if not s then
