@@ -90,11 +90,7 @@ import Testing
             let stranger = try self.pool("n1", in: self.other)
             await #expect(throws: PeerLinkError.self) { try await stranger.forward(Self.request("a"), to: n2) }
             // Raw: the handshake fails and not a byte of the protocol comes back.
-            var client = TLSConfiguration.makeClientConfiguration()
-            client.certificateChain = try NIOSSLCertificate.fromPEMFile(self.other.appendingPathComponent("n1.pem").path).map { .certificate($0) }
-            client.privateKey = .privateKey(try NIOSSLPrivateKey(file: self.other.appendingPathComponent("n1-key.pem").path, format: .pem))
-            client.trustRoots = .file(self.cluster.appendingPathComponent("ca.pem").path)
-            client.certificateVerification = .noHostnameVerification
+            let client = try self.clientConfiguration("n1", certificateFrom: self.other)
             let exchange = try await RawPeer.exchange(port: n2.port, tls: client, send: [PeerFrameCodec.encode(self.hello("n1"))])
             #expect(exchange.messages.isEmpty)
             #expect(exchange.closed)
@@ -180,10 +176,12 @@ import Testing
         .hello(.init(nodeID: id, epoch: 1, minimumVersion: 1, maximumVersion: 1))
     }
 
-    func clientConfiguration(_ id: String) throws -> TLSConfiguration {
+    /// A client that trusts the cluster CA and presents `id`'s certificate from `directory`'s CA.
+    func clientConfiguration(_ id: String, certificateFrom directory: URL? = nil) throws -> TLSConfiguration {
+        let directory = directory ?? self.cluster
         var client = TLSConfiguration.makeClientConfiguration()
-        client.certificateChain = try NIOSSLCertificate.fromPEMFile(self.cluster.appendingPathComponent("\(id).pem").path).map { .certificate($0) }
-        client.privateKey = .privateKey(try NIOSSLPrivateKey(file: self.cluster.appendingPathComponent("\(id)-key.pem").path, format: .pem))
+        client.certificateChain = try NIOSSLCertificate.fromPEMFile(directory.appendingPathComponent("\(id).pem").path).map { .certificate($0) }
+        client.privateKey = .privateKey(try NIOSSLPrivateKey(file: directory.appendingPathComponent("\(id)-key.pem").path, format: .pem))
         client.trustRoots = .file(self.cluster.appendingPathComponent("ca.pem").path)
         client.certificateVerification = .noHostnameVerification
         return client
