@@ -49,7 +49,14 @@ import Testing
         let server = PeerServer(host: "127.0.0.1", port: port, tls: try self.tls("n2"), hooks: Self.hooks(), logger: Self.logger)
         let task = Task { try await server.run() }
         defer { task.cancel() }
-        try ServerProcess.waitUntilListening(port: port, seconds: 10, what: "peer server")
+        // Polled with sleeps, not the blocking wait: the server's task needs a cooperative thread
+        // too, and the other suites' blocking calls may hold the rest.
+        var listening = false
+        for _ in 0..<400 where !listening {
+            listening = ServerProcess.isListening(port: port)
+            if !listening { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        guard listening else { throw TestServerError.didNotStart("peer server on port \(port)") }
         let result = try await body(PeerEndpoint(nodeID: "n2", host: "127.0.0.1", port: port))
         task.cancel()
         _ = await task.result
