@@ -61,6 +61,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private var pending: [UInt32: EventLoopPromise<ForwardResponse>] = [:]
     private var nextStream: UInt32 = 1
     private var served = 0
+    private var flushScheduled = false
     /// Completed with the peer's id when the handshake finishes; failed when the connection closes first.
     let established: EventLoopPromise<String>
 
@@ -131,7 +132,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
             loopBound.value.pending.removeValue(forKey: stream)?.fail(PeerLinkError.timedOut)
         }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        context.writeAndFlush(self.wrapOutboundOut(.forwardRequest(stream: stream, request)), promise: nil)
+        self.writeCoalesced(.forwardRequest(stream: stream, request), context: context)
         return promise.futureResult
     }
 
@@ -189,8 +190,24 @@ final class PeerChannelHandler: ChannelInboundHandler {
             eventLoop.execute {
                 let handler = loopBound.value
                 handler.served -= 1
-                handler.context?.writeAndFlush(handler.wrapOutboundOut(.forwardResponse(stream: stream, response)), promise: nil)
+                if let context = handler.context {
+                    handler.writeCoalesced(.forwardResponse(stream: stream, response), context: context)
+                }
             }
+        }
+    }
+
+    /// Requests and responses written in the same event-loop turn leave in one flush (one TLS
+    /// write, one syscall) instead of one each: under load, hundreds share a flush.
+    private func writeCoalesced(_ message: PeerMessage, context: ChannelHandlerContext) {
+        context.write(self.wrapOutboundOut(message), promise: nil)
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.context?.flush()
         }
     }
 
