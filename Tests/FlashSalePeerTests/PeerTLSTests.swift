@@ -222,14 +222,20 @@ enum RawPeer {
         let started = ContinuousClock.now
         try await channel.executeThenClose { inbound, outbound in
             var received = ByteBuffer()
+            // A refusing server may close before our writes go out; its reason comes in on the
+            // inbound side (the TLS alert), so a failed write only stops the writing.
+            var writeError: (any Error)?
+            for buffer in send where writeError == nil {
+                do { try await outbound.write(buffer) } catch { writeError = error }
+            }
             do {
-                for buffer in send { try await outbound.write(buffer) }
                 for try await buffer in inbound {
                     received.writeImmutableBuffer(buffer)
                     while let message = try PeerFrameCodec.decode(&received) { exchange.messages.append(message) }
                 }
                 // Closed by the server, not by the timeout.
                 exchange.closed = ContinuousClock.now - started < .seconds(9)
+                exchange.error = writeError
             } catch {
                 exchange.error = error
                 exchange.closed = true
