@@ -62,6 +62,9 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private var nextStream: UInt32 = 1
     private var served = 0
     private var flushScheduled = false
+    /// The node id the peer's certificate names, read once: parsing the certificate for every
+    /// message cost more CPU than the rest of forwarding.
+    private var certifiedNodeID: String?
     /// Completed with the peer's id when the handshake finishes; failed when the connection closes first.
     let established: EventLoopPromise<String>
 
@@ -101,8 +104,14 @@ final class PeerChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message = self.unwrapInboundIn(data)
-        let certified = Self.certifiedNodeID(context)
-        self.perform(self.session.receive(message, certifiedNodeID: certified, localEpoch: self.hooks.currentEpoch(), now: .now))
+        if self.certifiedNodeID == nil { self.certifiedNodeID = Self.certifiedNodeID(context) }
+        let received = self.session.receive(
+            message,
+            certifiedNodeID: self.certifiedNodeID,
+            localEpoch: self.hooks.currentEpoch(),
+            now: .now
+        )
+        self.perform(received)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

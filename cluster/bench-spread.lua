@@ -1,0 +1,48 @@
+-- wrk script for cluster/bench-scale: POST one reservation per request on a SKU drawn uniformly
+-- from SKU_COUNT SKUs named PREFIX0 .. PREFIX(SKU_COUNT-1), every request with its own user and
+-- requestId so each one is a real, successful reservation. Arguments: PREFIX SKU_COUNT [PAUSE_MS]:
+-- with PAUSE_MS, each connection waits that long before each request, which caps the rate.
+local threads = {}
+
+function setup(thread)
+    thread:set("thread_id", #threads)
+    table.insert(threads, thread)
+end
+
+function init(args)
+    math.randomseed(os.time() * 1000 + thread_id + math.floor(os.clock() * 1e6))
+    sku_prefix = args[1]
+    sku_count = tonumber(args[2])
+    pause_ms = tonumber(args[3] or "0")
+    prefix = "s" .. thread_id .. "-" .. math.random(1, 1000000000) .. "-"
+    counter = 0
+    created = 0
+    other = 0
+end
+
+function request()
+    counter = counter + 1
+    local name = prefix .. counter
+    local path = "/v1/skus/" .. sku_prefix .. math.random(0, sku_count - 1) .. "/reservations"
+    local body = '{"user":"' .. name .. '","quantity":1,"requestId":"' .. name .. '"}'
+    return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, body)
+end
+
+function delay()
+    return pause_ms
+end
+
+function response(status, headers, body)
+    if status == 201 then created = created + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+    local created_total, other_total = 0, 0
+    for _, thread in ipairs(threads) do
+        created_total = created_total + thread:get("created")
+        other_total = other_total + thread:get("other")
+    end
+    io.write(string.format("RESULT created=%d other=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d\n",
+        created_total, other_total, summary.duration / 1e6,
+        latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
