@@ -78,3 +78,47 @@ public struct SKUDefinition: Sendable, Hashable {
         self.isNew = isNew
     }
 }
+
+/// Everything a shard holds about one SKU, as the previous owner freezes it and the new owner
+/// imports it in a handoff. The per-user holdings, the requestId index and the expiry index follow
+/// from the reservations, so they are rebuilt on import rather than carried.
+public struct SKUSnapshot: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var id: String
+        public var status: ReservationStatus
+        public var quantity: Int64
+        public var expiresAtMilliseconds: Int64
+        public var version: Int64
+        public var user: String
+        public var requestId: String
+
+        public init(
+            id: String,
+            status: ReservationStatus,
+            quantity: Int64,
+            expiresAtMilliseconds: Int64,
+            version: Int64,
+            user: String,
+            requestId: String
+        ) {
+            self.id = id
+            self.status = status
+            self.quantity = quantity
+            self.expiresAtMilliseconds = expiresAtMilliseconds
+            self.version = version
+            self.user = user
+            self.requestId = requestId
+        }
+    }
+
+    public var state: SKUState
+    /// The SKU's version: its outbox events so far carry versions up to this one.
+    public var version: Int64
+    public var reservations: [Entry]
+
+    public init(state: SKUState, version: Int64, reservations: [Entry]) {
+        self.state = state
+        self.version = version
+        self.reservations = reservations
+    }
+}

@@ -12,4 +12,7 @@ public enum SaleError: Error, Sendable, Hashable {
     /// The shard has been told of a newer membership epoch than the caller routed by: the caller
     /// reads the membership and routes again. Reaches a client only as a retryable 503.
     case staleMembership(shardEpoch: Int64)
+    /// The SKU left this shard at membership epoch `epoch` (its handoff to a new owner started):
+    /// the new owner serves it once it has imported it. Reaches a client only as a retryable 503.
+    case moved(epoch: Int64)
 }

@@ -60,6 +60,8 @@ public struct APIError: HTTPResponseError, Sendable {
             self.init(.serviceUnavailable, "unavailable", message, retryAfterSeconds: 1)
         case .staleMembership(let epoch):
             self.init(.serviceUnavailable, "unavailable", "the cluster's membership changed (epoch \(epoch)); retry", retryAfterSeconds: 1)
+        case .moved(let epoch):
+            self.init(.serviceUnavailable, "unavailable", "the SKU is moving to its new owner (epoch \(epoch)); retry", retryAfterSeconds: 1)
         }
     }
 }

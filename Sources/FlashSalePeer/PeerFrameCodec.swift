@@ -137,7 +137,7 @@ private enum OutcomeCode: UInt8 {
 
 private enum FailureCode: UInt8 {
     case invalidRequest = 1, unknownSKU, unknownReservation, soldOut, limitExceeded, stockBelowSold, refused,
-        unavailable, staleMembership
+        unavailable, staleMembership, moved
 }
 
 private let statusCodes: [ReservationStatus] = [.reserved, .committed, .released, .expired]
@@ -358,6 +358,9 @@ extension ByteBuffer {
         case .staleMembership(let epoch):
             self.writeInteger(FailureCode.staleMembership.rawValue)
             self.writeInteger(epoch)
+        case .moved(let epoch):
+            self.writeInteger(FailureCode.moved.rawValue)
+            self.writeInteger(epoch)
         }
     }
 
@@ -372,6 +375,7 @@ extension ByteBuffer {
         case .refused: return .refused(try self.readIndexed(refusalCodes, "refusal"))
         case .unavailable: return .unavailable(try self.readText())
         case .staleMembership: return .staleMembership(shardEpoch: try self.read(Int64.self))
+        case .moved: return .moved(epoch: try self.read(Int64.self))
         }
     }
 }

@@ -5,6 +5,9 @@ import Synchronization
 public struct RedisScript: Sendable, Hashable {
     public enum Name: String, Sendable, CaseIterable {
         case define, sku, reserve, commit, release, read, sweep, epoch
+        case export
+        case importSnapshot = "import"
+        case handed
     }
 
     public let name: Name
@@ -86,4 +89,5 @@ public enum SKUKeys {
     public static let outbox = "fs:outbox"
     public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
     public static let outboxLimit = "fs:outbox:limit"
+    public static let moving = "fs:moving"
 }

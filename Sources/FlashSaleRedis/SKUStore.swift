@@ -26,14 +26,24 @@ public final class SKUStore: SaleOperations {
     }
 
     public func defineSKU(_ sku: String, settings: SKUSettings) async throws(SaleError) -> SKUDefinition {
+        try await self.defineSKU(sku, settings: settings, mayCreate: true)
+    }
+
+    /// `mayCreate` false only updates a SKU this shard holds (`unknownSKU` otherwise): the new
+    /// owner of a SKU in a handoff asks the previous owner to update it if it is still there.
+    public func defineSKU(_ sku: String, settings: SKUSettings, mayCreate: Bool) async throws(SaleError) -> SKUDefinition {
         let reply = try await self.run(
             .define,
-            [sku, String(settings.stock), String(settings.perUserLimit), String(settings.reservationTtlSeconds)]
+            [
+                sku, String(settings.stock), String(settings.perUserLimit), String(settings.reservationTtlSeconds),
+                mayCreate ? "create" : "update",
+            ]
         )
         let fields = try Self.fields(reply)
         switch fields.first?.string {
         case "created", "updated":
             return SKUDefinition(state: try Self.skuState(sku, fields), isNew: fields[0].string == "created")
+        case "unknown_sku": throw .unknownSKU
         case "stock_below_sold":
             throw .stockBelowSold(reservedAndCommitted: fields.count > 1 ? fields[1].integer ?? 0 : 0)
         case "outbox_full":
@@ -114,6 +124,98 @@ public final class SKUStore: SaleOperations {
         return count
     }
 
+    // MARK: Handoff
+
+    /// What `exportForHandoff` found.
+    public enum Export: Sendable, Hashable {
+        /// Frozen now or earlier, not yet acknowledged by the new owner.
+        case snapshot(SKUSnapshot)
+        /// Never held here.
+        case absent
+        /// Left at membership epoch `epoch`, and the new owner acknowledged it.
+        case gone(epoch: Int64)
+    }
+
+    /// Freezes `sku` (every later script on it answers `moved`) and returns its whole state.
+    /// Repeatable: a frozen SKU answers the same snapshot until `finishHandoff`.
+    public func exportForHandoff(_ sku: String) async throws(SaleError) -> Export {
+        let reply = try await self.run(.export, [sku])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "absent":
+            return .absent
+        case "gone":
+            return .gone(epoch: fields.count > 1 ? fields[1].integer ?? 0 : 0)
+        case "snapshot":
+            guard fields.count >= 7, (fields.count - 7) % 7 == 0 else { throw Self.unexpected(.export, reply) }
+            let numbers = fields[1..<7].compactMap { $0.string.flatMap { Int64($0) } }
+            guard numbers.count == 6 else { throw Self.unexpected(.export, reply) }
+            let settings = SKUSettings(stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4])
+            var entries: [SKUSnapshot.Entry] = []
+            entries.reserveCapacity((fields.count - 7) / 7)
+            for start in stride(from: 7, to: fields.count, by: 7) {
+                let text = fields[start..<start + 7].map { $0.string }
+                guard let id = text[0], let status = text[1].flatMap(ReservationStatus.init(rawValue:)),
+                    let quantity = text[2].flatMap({ Int64($0) }), let expiresAt = text[3].flatMap({ Int64($0) }),
+                    let version = text[4].flatMap({ Int64($0) }), let user = text[5], let requestId = text[6]
+                else { throw Self.unexpected(.export, reply) }
+                entries.append(.init(
+                    id: id, status: status, quantity: quantity, expiresAtMilliseconds: expiresAt,
+                    version: version, user: user, requestId: requestId
+                ))
+            }
+            let state = SKUState(sku: sku, settings: settings, reserved: numbers[1], committed: numbers[2])
+            return .snapshot(SKUSnapshot(state: state, version: numbers[5], reservations: entries))
+        default:
+            throw Self.unexpected(.export, reply)
+        }
+    }
+
+    /// Installs a SKU handed over by its previous owner. False when this shard already has it at
+    /// that version or newer (an import repeated after a lost acknowledgement): nothing changes.
+    @discardableResult
+    public func importHandoff(_ snapshot: SKUSnapshot) async throws(SaleError) -> Bool {
+        let state = snapshot.state
+        var arguments = [
+            state.sku, String(state.settings.stock), String(state.reserved), String(state.committed),
+            String(state.settings.perUserLimit), String(state.settings.reservationTtlSeconds), String(snapshot.version),
+        ]
+        arguments.reserveCapacity(arguments.count + snapshot.reservations.count * 7 + 1)
+        for entry in snapshot.reservations {
+            arguments += [
+                entry.id, entry.status.rawValue, String(entry.quantity), String(entry.expiresAtMilliseconds),
+                String(entry.version), entry.user, entry.requestId,
+            ]
+        }
+        let reply = try await self.run(.importSnapshot, arguments)
+        switch try Self.fields(reply).first?.string {
+        case "imported": return true
+        case "already": return false
+        default: throw Self.unexpected(.importSnapshot, reply)
+        }
+    }
+
+    /// The new owner has the SKU: drops its frozen state here, keeping the marker that it moved.
+    public func finishHandoff(_ sku: String) async throws(SaleError) {
+        do {
+            _ = try await self.scripts.run(.handed, [sku])
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
+    }
+
+    /// Every SKU this shard holds or is handing over: what a handoff plan starts from.
+    public func heldSKUs() async throws(SaleError) -> [String] {
+        let reply: RedisReply
+        do {
+            reply = try await self.scripts.client.send(["SUNION", SKUKeys.skuIndex, SKUKeys.moving])
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
+        guard let members = reply.array else { throw Self.unexpected("SUNION", reply) }
+        return members.compactMap(\.string)
+    }
+
     private func resolve(_ script: RedisScript.Name, sku: String, id: String) async throws(SaleError) -> Reservation {
         let reply = try await self.run(script, [sku, id])
         let fields = try Self.fields(reply)
@@ -137,13 +239,17 @@ public final class SKUStore: SaleOperations {
     private func run(_ script: RedisScript.Name, _ arguments: [String]) async throws(SaleError) -> RedisReply {
         let reply: RedisReply
         do {
-            reply = try await self.scripts.run(script, arguments + [String(self.callerEpoch())])
+            let epoch = self.callerEpoch()
+            reply = try await self.scripts.run(script, arguments + [epoch == .max ? "unfenced" : String(epoch)])
         } catch {
             self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
             throw .unavailable(Self.describe(error))
         }
         if let fields = reply.array, fields.count == 2, fields[0].string == "stale_epoch", let epoch = fields[1].integer {
             throw .staleMembership(shardEpoch: epoch)
+        }
+        if let fields = reply.array, fields.count == 2, fields[0].string == "moved", let epoch = fields[1].integer {
+            throw .moved(epoch: epoch)
         }
         return reply
     }

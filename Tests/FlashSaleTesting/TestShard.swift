@@ -40,4 +40,18 @@ public final class TestShard: Sendable {
         await self.client.stop()
         self.server.kill()
     }
+
+    /// Runs `body` with `count` fresh shards and stops them before returning, also when it throws
+    /// (a shard left running would hold the test run's output open).
+    public static func withShards(_ count: Int, _ body: ([TestShard]) async throws -> Void) async throws {
+        var shards: [TestShard] = []
+        do {
+            for _ in 0..<count { shards.append(try await TestShard.start()) }
+            try await body(shards)
+        } catch {
+            for shard in shards { await shard.close() }
+            throw error
+        }
+        for shard in shards { await shard.close() }
+    }
 }

@@ -1,6 +1,9 @@
--- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, caller's epoch.
+-- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, mode, caller's
+-- epoch. mode 'create' defines a SKU this shard does not hold; 'update' only updates one it holds
+-- (the new owner of a SKU, during a handoff, asks the previous one to update it if it is still there).
+-- A SKU that moved away is never defined again here: only its import brings it back.
 -- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl} | {'stock_below_sold', reserved + committed}
---      | {'outbox_full'} | {'stale_epoch', the shard's epoch}
+--      | {'unknown_sku'} (mode update) | {'moved', epoch} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
 local stale = stale_caller()
 if stale then
     return stale
@@ -12,6 +15,9 @@ local k = sku_keys(ARGV[1])
 local stock, limit, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local s = load_sku(k)
 local created = s == nil
+if created and (ARGV[5] ~= 'create' or redis.call('EXISTS', k.moved) == 1) then
+    return missing(k, 'unknown_sku')
+end
 if created then
     s = { stock = 0, reserved = 0, committed = 0, limit = limit, ttl = ttl, version = 0 }
 else

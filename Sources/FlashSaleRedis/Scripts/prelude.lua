@@ -6,9 +6,12 @@
 --   fs:{sku}:res    hash    reservation id -> msgpack {status, quantity, expiresAt ms, version, user, requestId}
 --   fs:{sku}:req    hash    requestId -> reservation id, for idempotency
 --   fs:{sku}:exp    zset    reservation id -> expiresAt ms, reserved ones only
+--   fs:{sku}:moved  string  the membership epoch at which the SKU left this shard (export.lua)
+--   fs:{sku}:frozen hash    the meta hash of a SKU that left, kept until its new owner has it
 -- Shard-wide keys:
 --   fs:expiry       zset    sku -> no later than the first instant one of its reservations expires
 --   fs:skus         set     every SKU defined on this shard
+--   fs:moving       set     SKUs frozen for a handoff whose new owner has not acknowledged them
 --   fs:outbox       stream  one entry for every change, in the same call as the change
 --   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
 --   fs:epoch        string  the newest membership epoch this shard has been told of (epoch.lua)
@@ -18,6 +21,7 @@
 local EXPIRY_INDEX = 'fs:expiry'
 local SKU_INDEX = 'fs:skus'
 local OUTBOX = 'fs:outbox'
+local MOVING_INDEX = 'fs:moving'
 
 local function sku_keys(sku)
     local prefix = 'fs:{' .. sku .. '}:'
@@ -28,6 +32,8 @@ local function sku_keys(sku)
         res = prefix .. 'res',
         req = prefix .. 'req',
         exp = prefix .. 'exp',
+        moved = prefix .. 'moved',
+        frozen = prefix .. 'frozen',
     }
 end
 
@@ -36,17 +42,43 @@ local function int(n)
     return string.format('%d', n)
 end
 
--- The membership fence. Every SKU script's last ARGV is the caller's membership epoch; a caller
--- whose membership is older than the newest epoch the shard has been told of may route by a
--- placement that has changed, so it is refused and reads the membership again.
+-- The membership fence. Every SKU script's last ARGV is the caller's membership epoch, or
+-- 'unfenced' for a store that is its shard's only writer (tests, tools). A caller whose
+-- membership is older than the newest epoch the shard knows may route by a placement that has
+-- changed, so it is refused and reads the membership again. A caller with a newer epoch raises
+-- the shard's in the same atomic call: once a node has acted on a SKU under epoch E here (the new
+-- owner asking whether the SKU is still here, say), no call under an older epoch can follow it.
 -- Reply: {'stale_epoch', the shard's epoch} or nil.
 local function stale_caller()
+    if ARGV[#ARGV] == 'unfenced' then
+        return nil
+    end
     local recorded = tonumber(redis.call('GET', 'fs:epoch') or '0')
     local caller = tonumber(ARGV[#ARGV])
     if caller == nil or caller < recorded then
         return { 'stale_epoch', recorded }
     end
+    if caller > recorded then
+        redis.call('SET', 'fs:epoch', ARGV[#ARGV])
+    end
     return nil
+end
+
+-- The caller's epoch as text; 0 for an unfenced caller.
+local function caller_epoch()
+    if ARGV[#ARGV] == 'unfenced' then
+        return '0'
+    end
+    return ARGV[#ARGV]
+end
+
+-- The reply for a SKU this shard does not hold: moved away (its handoff started here) or unknown.
+local function missing(k, otherwise)
+    local moved = redis.call('GET', k.moved)
+    if moved then
+        return { 'moved', tonumber(moved) }
+    end
+    return { otherwise }
 end
 
 local function now_ms()
@@ -195,7 +227,10 @@ local function resolve(command)
     end
     local k = sku_keys(ARGV[1])
     local s = load_sku(k)
-    local r = s and load_reservation(k, ARGV[2])
+    if not s then
+        return missing(k, 'unknown_reservation')
+    end
+    local r = load_reservation(k, ARGV[2])
     if not r then
         return { 'unknown_reservation' }
     end

@@ -1,5 +1,5 @@
 -- Read a SKU, after returning the stock of its due reservations. ARGV: sku, caller's epoch.
--- Reply: {'ok', stock, reserved, committed, limit, ttl} | {'unknown_sku'}
+-- Reply: {'ok', stock, reserved, committed, limit, ttl} | {'unknown_sku'} | {'moved', epoch}
 local stale = stale_caller()
 if stale then
     return stale
@@ -7,7 +7,7 @@ end
 local k = sku_keys(ARGV[1])
 local s = load_sku(k)
 if not s then
-    return { 'unknown_sku' }
+    return missing(k, 'unknown_sku')
 end
 expire_due(k, s, now_ms(), LAZY_EXPIRY_MAX)
 return { 'ok', s.stock, s.reserved, s.committed, s.limit, s.ttl }
