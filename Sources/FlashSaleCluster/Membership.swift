@@ -2,11 +2,11 @@
 /// it. Pure: the membership service reads it from PostgreSQL and routing asks it questions.
 public struct Membership: Sendable, Hashable {
     public enum NodeState: String, Sendable, Hashable, CaseIterable {
-        /// Registered, not yet owning SKUs (rebalancing brings it in).
+        /// Owns the SKUs the placement gives it; they are being handed to it by their previous owners.
         case joining
         /// Owns the SKUs that placement gives it.
         case active
-        /// Handing its SKUs to the others before it goes.
+        /// Owns nothing any more; hands the SKUs it still holds to their new owners, then goes.
         case leaving
         /// Gone; owns nothing.
         case down
@@ -54,14 +54,28 @@ public struct Membership: Sendable, Hashable {
     public let epoch: Int64
     /// Sorted by id.
     public let nodes: [Node]
-    /// Over the nodes that own SKUs under this epoch (active and leaving ones); nil when there are none.
+    /// Over the nodes that own SKUs under this epoch (active and joining ones); nil when there are none.
     public let placement: Placement?
+    /// While SKUs move (a node joins or leaves), the placement they move from: over the active and
+    /// leaving nodes, the owners before the change. Nil when nothing moves.
+    public let previousPlacement: Placement?
 
     public init(epoch: Int64, nodes: [Node]) {
         self.epoch = epoch
         self.nodes = nodes.sorted { $0.id < $1.id }
-        let owning = self.nodes.filter { $0.state == .active || $0.state == .leaving }
-        self.placement = owning.isEmpty ? nil : Placement(epoch: epoch, members: owning.map { .init(id: $0.id, weight: $0.weight) })
+        self.placement = Self.placement(epoch: epoch, over: self.nodes.filter { $0.state == .active || $0.state == .joining })
+        let isRebalancing = self.nodes.contains { $0.state == .joining || $0.state == .leaving }
+        self.previousPlacement =
+            isRebalancing ? Self.placement(epoch: epoch, over: self.nodes.filter { $0.state == .active || $0.state == .leaving }) : nil
+    }
+
+    private static func placement(epoch: Int64, over owners: [Node]) -> Placement? {
+        owners.isEmpty ? nil : Placement(epoch: epoch, members: owners.map { .init(id: $0.id, weight: $0.weight) })
+    }
+
+    /// True while some node joins or leaves: SKUs move from `previousPlacement` to `placement`.
+    public var isRebalancing: Bool {
+        self.nodes.contains { $0.state == .joining || $0.state == .leaving }
     }
 
     public func node(_ id: String) -> Node? {
@@ -71,6 +85,13 @@ public struct Membership: Sendable, Hashable {
     /// The node that owns `sku` under this epoch; nil while no node owns anything.
     public func owner(of sku: String) -> Node? {
         self.placement.flatMap { self.node($0.owner(of: sku)) }
+    }
+
+    /// While SKUs move, the node that held `sku` before the change, when it is not its owner now: the
+    /// owner asks it for a SKU that has not reached it yet. Nil when nothing moves, or `sku` stays.
+    public func previousOwner(of sku: String) -> Node? {
+        guard let previous = self.previousPlacement?.owner(of: sku), previous != self.placement?.owner(of: sku) else { return nil }
+        return self.node(previous)
     }
 
     /// How many of the 4,096 placement slots each owning node holds.
