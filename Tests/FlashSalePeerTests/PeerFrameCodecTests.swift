@@ -41,7 +41,7 @@ struct PeerFrameCodecTests {
         ]
         let failures: [SaleError] = [
             .invalidRequest("bad"), .unknownSKU, .unknownReservation, .soldOut, .limitExceeded,
-            .stockBelowSold(reservedAndCommitted: 9), .unavailable("later"), .staleMembership(shardEpoch: 12),
+            .stockBelowSold(reservedAndCommitted: 9), .unavailable("later"), .staleMembership(shardEpoch: 12), .moved(epoch: 13),
         ] + ReservationRefusal.allCases.map { .refused($0) }
         outcomes += failures.map { .failure($0) }
         for status in ReservationStatus.allCases {
