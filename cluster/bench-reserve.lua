@@ -1,5 +1,8 @@
--- wrk script for cluster/bench: POST one reservation per request on one hot SKU, every request
--- with its own user and requestId so each one is a real, successful reservation.
+-- wrk script for the cluster/bench* scripts: POST one reservation per request, every request with
+-- its own user and requestId so each one is a real, successful reservation.
+-- Arguments: PATH (one hot SKU, e.g. /v1/skus/hot/reservations), or PREFIX SKU_COUNT [PAUSE_MS]:
+-- a SKU drawn uniformly from PREFIX0 .. PREFIX(SKU_COUNT-1) for each request, and with PAUSE_MS
+-- each connection waits that long before each request, which caps the rate.
 local threads = {}
 
 function setup(thread)
@@ -8,8 +11,14 @@ function setup(thread)
 end
 
 function init(args)
-    math.randomseed(os.time() * 1000 + thread_id)
-    sku_path = args[1] or "/v1/skus/hot/reservations"
+    math.randomseed(os.time() * 1000 + thread_id + math.floor(os.clock() * 1e6))
+    sku_count = tonumber(args[2] or "0")
+    if sku_count > 0 then
+        sku_prefix = args[1]
+    else
+        hot_path = args[1] or "/v1/skus/hot/reservations"
+    end
+    pause_ms = tonumber(args[3] or "0")
     prefix = "w" .. thread_id .. "-" .. math.random(1, 1000000000) .. "-"
     counter = 0
     created = 0
@@ -19,8 +28,13 @@ end
 function request()
     counter = counter + 1
     local name = prefix .. counter
+    local path = hot_path or ("/v1/skus/" .. sku_prefix .. math.random(0, sku_count - 1) .. "/reservations")
     local body = '{"user":"' .. name .. '","quantity":1,"requestId":"' .. name .. '"}'
-    return wrk.format("POST", sku_path, { ["Content-Type"] = "application/json" }, body)
+    return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, body)
+end
+
+function delay()
+    return pause_ms
 end
 
 function response(status, headers, body)
@@ -33,8 +47,7 @@ function done(summary, latency, requests)
         created_total = created_total + thread:get("created")
         other_total = other_total + thread:get("other")
     end
-    local seconds = summary.duration / 1e6
     io.write(string.format("RESULT created=%d other=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d\n",
-        created_total, other_total, seconds,
+        created_total, other_total, summary.duration / 1e6,
         latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
 end
