@@ -64,9 +64,13 @@ public struct Membership: Sendable, Hashable {
         self.epoch = epoch
         self.nodes = nodes.sorted { $0.id < $1.id }
         self.placement = Self.placement(epoch: epoch, over: self.nodes.filter { $0.state == .active || $0.state == .joining })
-        let isRebalancing = self.nodes.contains { $0.state == .joining || $0.state == .leaving }
         self.previousPlacement =
-            isRebalancing ? Self.placement(epoch: epoch, over: self.nodes.filter { $0.state == .active || $0.state == .leaving }) : nil
+            Self.movesSKUs(self.nodes)
+            ? Self.placement(epoch: epoch, over: self.nodes.filter { $0.state == .active || $0.state == .leaving }) : nil
+    }
+
+    private static func movesSKUs(_ nodes: [Node]) -> Bool {
+        nodes.contains { $0.state == .joining || $0.state == .leaving }
     }
 
     private static func placement(epoch: Int64, over owners: [Node]) -> Placement? {
@@ -74,9 +78,7 @@ public struct Membership: Sendable, Hashable {
     }
 
     /// True while some node joins or leaves: SKUs move from `previousPlacement` to `placement`.
-    public var isRebalancing: Bool {
-        self.nodes.contains { $0.state == .joining || $0.state == .leaving }
-    }
+    public var isRebalancing: Bool { Self.movesSKUs(self.nodes) }
 
     public func node(_ id: String) -> Node? {
         self.nodes.first { $0.id == id }

@@ -114,12 +114,7 @@ public final class SKUStore: SaleOperations {
 
     /// How many SKUs are defined on this shard (the set that define.lua keeps).
     public func skuCount() async throws(SaleError) -> Int64 {
-        let reply: RedisReply
-        do {
-            reply = try await self.scripts.client.send(["SCARD", SKUKeys.skuIndex])
-        } catch {
-            throw .unavailable(Self.describe(error))
-        }
+        let reply = try await self.send(["SCARD", SKUKeys.skuIndex])
         guard let count = reply.integer else { throw Self.unexpected("SCARD", reply) }
         return count
     }
@@ -197,21 +192,12 @@ public final class SKUStore: SaleOperations {
 
     /// The new owner has the SKU: drops its frozen state here, keeping the marker that it moved.
     public func finishHandoff(_ sku: String) async throws(SaleError) {
-        do {
-            _ = try await self.scripts.run(.handed, [sku])
-        } catch {
-            throw .unavailable(Self.describe(error))
-        }
+        _ = try await self.runUnfenced(.handed, [sku])
     }
 
     /// Every SKU this shard holds or is handing over: what a handoff plan starts from.
     public func heldSKUs() async throws(SaleError) -> [String] {
-        let reply: RedisReply
-        do {
-            reply = try await self.scripts.client.send(["SUNION", SKUKeys.skuIndex, SKUKeys.moving])
-        } catch {
-            throw .unavailable(Self.describe(error))
-        }
+        let reply = try await self.send(["SUNION", SKUKeys.skuIndex, SKUKeys.moving])
         guard let members = reply.array else { throw Self.unexpected("SUNION", reply) }
         return members.compactMap(\.string)
     }
@@ -245,24 +231,38 @@ public final class SKUStore: SaleOperations {
             self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
             throw .unavailable(Self.describe(error))
         }
-        if let fields = reply.array, fields.count == 2, fields[0].string == "stale_epoch", let epoch = fields[1].integer {
-            throw .staleMembership(shardEpoch: epoch)
-        }
-        if let fields = reply.array, fields.count == 2, fields[0].string == "moved", let epoch = fields[1].integer {
-            throw .moved(epoch: epoch)
+        if let fields = reply.array, fields.count == 2, let epoch = fields[1].integer {
+            switch fields[0].string {
+            case "stale_epoch": throw .staleMembership(shardEpoch: epoch)
+            case "moved": throw .moved(epoch: epoch)
+            default: break
+            }
         }
         return reply
+    }
+
+    /// Runs a script that takes no caller epoch (shard bookkeeping, not a SKU's sale).
+    private func runUnfenced(_ script: RedisScript.Name, _ arguments: [String]) async throws(SaleError) -> RedisReply {
+        do {
+            return try await self.scripts.run(script, arguments)
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
+    }
+
+    /// Sends one plain Redis command.
+    private func send(_ command: [String]) async throws(SaleError) -> RedisReply {
+        do {
+            return try await self.scripts.client.send(command)
+        } catch {
+            throw .unavailable(Self.describe(error))
+        }
     }
 
     /// Tells the shard of membership epoch `epoch`; answers the shard's epoch afterwards (never lower).
     @discardableResult
     public func recordEpoch(_ epoch: Int64) async throws(SaleError) -> Int64 {
-        let reply: RedisReply
-        do {
-            reply = try await self.scripts.run(.epoch, [String(epoch)])
-        } catch {
-            throw .unavailable(Self.describe(error))
-        }
+        let reply = try await self.runUnfenced(.epoch, [String(epoch)])
         guard let recorded = reply.integer else { throw Self.unexpected(.epoch, reply) }
         return recorded
     }
@@ -273,11 +273,7 @@ public final class SKUStore: SaleOperations {
 
     /// Sets how many outbox entries the shard may hold before `define` and `reserve` are refused.
     public func setOutboxLimit(_ limit: Int) async throws(SaleError) {
-        do {
-            _ = try await self.scripts.client.send(["SET", SKUKeys.outboxLimit, String(limit)])
-        } catch {
-            throw .unavailable(Self.describe(error))
-        }
+        _ = try await self.send(["SET", SKUKeys.outboxLimit, String(limit)])
     }
 
     private static func describe(_ error: RedisClientError) -> String {
