@@ -72,6 +72,9 @@ build_release() {
   say "built $FLASHSALE_BINARY in $((SECONDS - started)) s"
 }
 
+# One number from the RESULT line that cluster/bench-reserve.lua prints: wrk_result_field NAME LINE.
+wrk_result_field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
+
 # ---------------------------------------------------------------------------------------------
 # Ports
 
