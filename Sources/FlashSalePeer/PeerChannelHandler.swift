@@ -24,16 +24,16 @@ struct PeerFrameEncoder: MessageToByteEncoder {
     }
 }
 
-/// What a connection needs from the node: its epoch, how to serve a forwarded request, and where
+/// What a connection needs from the node: its epoch, how to serve a peer's request, and where
 /// to report a newer epoch.
 public struct PeerNodeHooks: Sendable {
     public var currentEpoch: @Sendable () -> Int64
-    public var serve: @Sendable (ForwardRequest) async -> ForwardResponse
+    public var serve: @Sendable (PeerRequest) async -> PeerResponse
     public var observeEpoch: @Sendable (Int64) -> Void
 
     public init(
         currentEpoch: @escaping @Sendable () -> Int64,
-        serve: @escaping @Sendable (ForwardRequest) async -> ForwardResponse,
+        serve: @escaping @Sendable (PeerRequest) async -> PeerResponse,
         observeEpoch: @escaping @Sendable (Int64) -> Void
     ) {
         self.currentEpoch = currentEpoch
@@ -58,7 +58,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var ticker: RepeatedTask?
-    private var pending: [UInt32: EventLoopPromise<ForwardResponse>] = [:]
+    private var pending: [UInt32: EventLoopPromise<PeerResponse>] = [:]
     private var nextStream: UInt32 = 1
     private var served = 0
     private var flushScheduled = false
@@ -125,7 +125,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     }
 
     /// Sends a request on this connection; the future completes with the owner's answer.
-    func send(_ request: ForwardRequest, timeout: TimeAmount) -> EventLoopFuture<ForwardResponse> {
+    func send(_ request: PeerRequest, timeout: TimeAmount) -> EventLoopFuture<PeerResponse> {
         guard let context, self.session.isEstablished else {
             return self.established.futureResult.eventLoop.makeFailedFuture(PeerLinkError.connectionClosed)
         }
@@ -134,14 +134,14 @@ final class PeerChannelHandler: ChannelInboundHandler {
         }
         let stream = self.nextStream
         self.nextStream = self.nextStream == .max ? 1 : self.nextStream + 1
-        let promise = context.eventLoop.makePromise(of: ForwardResponse.self)
+        let promise = context.eventLoop.makePromise(of: PeerResponse.self)
         self.pending[stream] = promise
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let timer = context.eventLoop.scheduleTask(in: timeout) {
             loopBound.value.pending.removeValue(forKey: stream)?.fail(PeerLinkError.timedOut)
         }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        self.writeCoalesced(.forwardRequest(stream: stream, request), context: context)
+        self.writeCoalesced(request.message(stream: stream), context: context)
         return promise.futureResult
     }
 
@@ -181,13 +181,15 @@ final class PeerChannelHandler: ChannelInboundHandler {
         }
     }
 
-    private func serve(stream: UInt32, _ request: ForwardRequest, context: ChannelHandlerContext) {
+    private func serve(stream: UInt32, _ request: PeerRequest, context: ChannelHandlerContext) {
         guard self.served < Self.maximumServed else {
-            let busy = ForwardResponse(
-                responderEpoch: self.hooks.currentEpoch(),
-                outcome: .failure(.unavailable("the SKU's owner has too many forwarded requests in flight; retry"))
-            )
-            context.writeAndFlush(self.wrapOutboundOut(.forwardResponse(stream: stream, busy)), promise: nil)
+            let (epoch, why) = (self.hooks.currentEpoch(), "the node has too many peer requests in flight; retry")
+            let busy: PeerResponse =
+                switch request {
+                case .forward, .previousOwner: .forward(.init(responderEpoch: epoch, outcome: .failure(.unavailable(why))))
+                case .handoff: .handoff(.init(responderEpoch: epoch, outcome: .refused(why)))
+                }
+            context.writeAndFlush(self.wrapOutboundOut(busy.message(stream: stream)), promise: nil)
             return
         }
         self.served += 1
@@ -200,7 +202,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
                 let handler = loopBound.value
                 handler.served -= 1
                 if let context = handler.context {
-                    handler.writeCoalesced(.forwardResponse(stream: stream, response), context: context)
+                    handler.writeCoalesced(response.message(stream: stream), context: context)
                 }
             }
         }
@@ -234,6 +236,8 @@ public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
     case unreachable(String)
     /// Recent connection attempts failed; the next one is not before the backoff ends.
     case backingOff
+    /// The peer answered a request with another request's kind of answer.
+    case wrongAnswer
 
     public var description: String {
         switch self {
@@ -242,6 +246,7 @@ public enum PeerLinkError: Error, Sendable, Hashable, CustomStringConvertible {
         case .overloaded: "too many requests are waiting for the SKU's owner"
         case .unreachable(let why): "the SKU's owner is unreachable: \(why)"
         case .backingOff: "the SKU's owner was unreachable a moment ago"
+        case .wrongAnswer: "the peer answered with the wrong kind of message"
         }
     }
 }

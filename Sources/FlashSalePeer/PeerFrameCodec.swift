@@ -9,13 +9,15 @@ public import NIOCore
 /// and the connection closes (Docs/PROTOCOL.md).
 public enum PeerFrameCodec {
     public static let version: UInt8 = 1
-    /// A frame longer than this is refused before it is buffered. The largest real frame (a
-    /// reservation with 128-byte strings, or an error message) is well under 8 KiB.
+    /// A frame longer than this is refused before it is buffered. A handoff chunk, the largest
+    /// frame, keeps its reservations under `HandoffChunk.reservationBytesMaximum`; every other frame
+    /// is well under 8 KiB.
     public static let maximumFrameLength = 64 * 1024
     public static let maximumStringLength = 4096
 
     enum Kind: UInt8 {
-        case hello = 1, forwardRequest, forwardResponse, epochChanged, ping, pong, goAway
+        case hello = 1, forwardRequest, forwardResponse, epochChanged, ping, pong, goAway, previousOwnerRequest, handoffRequest,
+            handoffResponse
     }
 
     // MARK: Encoding
@@ -34,9 +36,19 @@ public enum PeerFrameCodec {
         case .forwardRequest(let stream, let request):
             buffer.writeInteger(Kind.forwardRequest.rawValue)
             buffer.writeInteger(stream)
-            buffer.writeInteger(request.hopLimit)
-            buffer.writeInteger(request.senderEpoch)
-            buffer.writeOperation(request.operation)
+            buffer.writeForwardRequest(request)
+        case .previousOwnerRequest(let stream, let request):
+            buffer.writeInteger(Kind.previousOwnerRequest.rawValue)
+            buffer.writeInteger(stream)
+            buffer.writeForwardRequest(request)
+        case .handoffRequest(let stream, let chunk):
+            buffer.writeInteger(Kind.handoffRequest.rawValue)
+            buffer.writeInteger(stream)
+            buffer.writeHandoffChunk(chunk)
+        case .handoffResponse(let stream, let answer):
+            buffer.writeInteger(Kind.handoffResponse.rawValue)
+            buffer.writeInteger(stream)
+            buffer.writeHandoffAnswer(answer)
         case .forwardResponse(let stream, let response):
             buffer.writeInteger(Kind.forwardResponse.rawValue)
             buffer.writeInteger(stream)
@@ -96,12 +108,16 @@ public enum PeerFrameCodec {
             )
         case .forwardRequest:
             let stream = try frame.read(UInt32.self)
-            let hopLimit = try frame.read(UInt8.self)
-            let epoch = try frame.read(Int64.self)
-            return .forwardRequest(
-                stream: stream,
-                .init(hopLimit: hopLimit, senderEpoch: epoch, operation: try frame.readOperation())
-            )
+            return .forwardRequest(stream: stream, try frame.readForwardRequest())
+        case .previousOwnerRequest:
+            let stream = try frame.read(UInt32.self)
+            return .previousOwnerRequest(stream: stream, try frame.readForwardRequest())
+        case .handoffRequest:
+            let stream = try frame.read(UInt32.self)
+            return .handoffRequest(stream: stream, try frame.readHandoffChunk())
+        case .handoffResponse:
+            let stream = try frame.read(UInt32.self)
+            return .handoffResponse(stream: stream, try frame.readHandoffAnswer())
         case .forwardResponse:
             let stream = try frame.read(UInt32.self)
             let epoch = try frame.read(Int64.self)
@@ -138,6 +154,10 @@ private enum OutcomeCode: UInt8 {
 private enum FailureCode: UInt8 {
     case invalidRequest = 1, unknownSKU, unknownReservation, soldOut, limitExceeded, stockBelowSold, refused,
         unavailable, staleMembership, moved
+}
+
+private enum HandoffOutcomeCode: UInt8 {
+    case continueFrom = 1, imported, refused
 }
 
 private let statusCodes: [ReservationStatus] = [.reserved, .committed, .released, .expired]
@@ -188,6 +208,101 @@ extension ByteBuffer {
         case 1: return true
         case let other: throw .malformed("a flag of \(other)")
         }
+    }
+
+    fileprivate mutating func writeForwardRequest(_ request: ForwardRequest) {
+        self.writeInteger(request.hopLimit)
+        self.writeInteger(request.senderEpoch)
+        self.writeOperation(request.operation)
+    }
+
+    fileprivate mutating func readForwardRequest() throws(PeerFrameError) -> ForwardRequest {
+        let hopLimit = try self.read(UInt8.self)
+        let epoch = try self.read(Int64.self)
+        return ForwardRequest(hopLimit: hopLimit, senderEpoch: epoch, operation: try self.readOperation())
+    }
+
+    fileprivate mutating func writeHandoffChunk(_ chunk: HandoffChunk) {
+        self.writeInteger(chunk.senderEpoch)
+        self.writeSKUState(chunk.state)
+        self.writeInteger(chunk.version)
+        self.writeInteger(chunk.reservationCount)
+        self.writeInteger(chunk.firstIndex)
+        self.writeInteger(UInt16(chunk.reservations.count))
+        for entry in chunk.reservations {
+            self.writeText(entry.id)
+            self.writeInteger(UInt8(statusCodes.firstIndex(of: entry.status)!))
+            self.writeInteger(entry.quantity)
+            self.writeInteger(entry.expiresAtMilliseconds)
+            self.writeInteger(entry.version)
+            self.writeText(entry.user)
+            self.writeText(entry.requestId)
+        }
+    }
+
+    fileprivate mutating func readHandoffChunk() throws(PeerFrameError) -> HandoffChunk {
+        let epoch = try self.read(Int64.self)
+        let state = try self.readSKUState()
+        let version = try self.read(Int64.self)
+        let total = try self.read(UInt32.self)
+        let first = try self.read(UInt32.self)
+        let count = try self.read(UInt16.self)
+        guard UInt64(first) + UInt64(count) <= UInt64(total) else {
+            throw .malformed("reservations \(first)..<\(UInt64(first) + UInt64(count)) of \(total)")
+        }
+        var entries: [SKUSnapshot.Entry] = []
+        for _ in 0..<count {
+            let id = try self.readText()
+            let status = try self.readIndexed(statusCodes, "reservation status")
+            let quantity = try self.read(Int64.self)
+            let expiresAt = try self.read(Int64.self)
+            let entryVersion = try self.read(Int64.self)
+            let user = try self.readText()
+            entries.append(
+                .init(
+                    id: id,
+                    status: status,
+                    quantity: quantity,
+                    expiresAtMilliseconds: expiresAt,
+                    version: entryVersion,
+                    user: user,
+                    requestId: try self.readText()
+                )
+            )
+        }
+        return HandoffChunk(
+            senderEpoch: epoch,
+            state: state,
+            version: version,
+            reservationCount: total,
+            firstIndex: first,
+            reservations: entries
+        )
+    }
+
+    fileprivate mutating func writeHandoffAnswer(_ answer: HandoffAnswer) {
+        self.writeInteger(answer.responderEpoch)
+        switch answer.outcome {
+        case .continueFrom(let next):
+            self.writeInteger(HandoffOutcomeCode.continueFrom.rawValue)
+            self.writeInteger(next)
+        case .imported:
+            self.writeInteger(HandoffOutcomeCode.imported.rawValue)
+        case .refused(let reason):
+            self.writeInteger(HandoffOutcomeCode.refused.rawValue)
+            self.writeText(reason)
+        }
+    }
+
+    fileprivate mutating func readHandoffAnswer() throws(PeerFrameError) -> HandoffAnswer {
+        let epoch = try self.read(Int64.self)
+        let outcome: HandoffAnswer.Outcome
+        switch try self.readCode(HandoffOutcomeCode.self) {
+        case .continueFrom: outcome = .continueFrom(next: try self.read(UInt32.self))
+        case .imported: outcome = .imported
+        case .refused: outcome = .refused(try self.readText())
+        }
+        return HandoffAnswer(responderEpoch: epoch, outcome: outcome)
     }
 
     fileprivate mutating func writeOperation(_ operation: SaleOperation) {
@@ -285,7 +400,7 @@ extension ByteBuffer {
         }
     }
 
-    private mutating func writeSKUState(_ state: SKUState) {
+    fileprivate mutating func writeSKUState(_ state: SKUState) {
         self.writeText(state.sku)
         self.writeInteger(state.settings.stock)
         self.writeInteger(state.settings.perUserLimit)
@@ -294,7 +409,7 @@ extension ByteBuffer {
         self.writeInteger(state.committed)
     }
 
-    private mutating func readSKUState() throws(PeerFrameError) -> SKUState {
+    fileprivate mutating func readSKUState() throws(PeerFrameError) -> SKUState {
         let sku = try self.readText()
         let stock = try self.read(Int64.self)
         let limit = try self.read(Int64.self)

@@ -49,8 +49,25 @@ public final class PeerPool: Sendable {
         self.logger = logger
     }
 
-    /// Sends `request` to `peer` and waits for its answer.
+    /// Sends `request` to the SKU's owner `peer` and waits for its answer.
     public func forward(_ request: ForwardRequest, to peer: PeerEndpoint) async throws(PeerLinkError) -> ForwardResponse {
+        guard case .forward(let response) = try await self.send(.forward(request), to: peer) else { throw .wrongAnswer }
+        return response
+    }
+
+    /// Asks the SKU's previous owner `peer` to run `request` if the SKU is still in its shard.
+    public func askPreviousOwner(_ request: ForwardRequest, at peer: PeerEndpoint) async throws(PeerLinkError) -> ForwardResponse {
+        guard case .forward(let response) = try await self.send(.previousOwner(request), to: peer) else { throw .wrongAnswer }
+        return response
+    }
+
+    /// Sends one chunk of a frozen SKU to its new owner `peer`.
+    public func handOff(_ chunk: HandoffChunk, to peer: PeerEndpoint) async throws(PeerLinkError) -> HandoffAnswer {
+        guard case .handoff(let answer) = try await self.send(.handoff(chunk), to: peer) else { throw .wrongAnswer }
+        return answer
+    }
+
+    private func send(_ request: PeerRequest, to peer: PeerEndpoint) async throws(PeerLinkError) -> PeerResponse {
         let connection = try await self.link(peer).connection()
         do {
             return try await connection.channel.eventLoop.flatSubmit {

@@ -60,8 +60,8 @@ public struct PeerSession: Sendable {
         /// The handshake finished: the peer is `peer`, which knows membership `epoch`. `reply` is
         /// our hello when we are the acceptor.
         case established(peer: String, epoch: Int64, reply: PeerMessage?)
-        case serveRequest(stream: UInt32, ForwardRequest)
-        case completeRequest(stream: UInt32, ForwardResponse)
+        case serveRequest(stream: UInt32, PeerRequest)
+        case completeRequest(stream: UInt32, PeerResponse)
         case observeEpoch(Int64)
         /// Close the connection; send `goAway` first when it is non-nil.
         case close(CloseReason, goAway: PeerMessage?)
@@ -128,8 +128,11 @@ public struct PeerSession: Sendable {
         case .established:
             switch message {
             case .hello: return self.close(.secondHello)
-            case .forwardRequest(let stream, let request): return .serveRequest(stream: stream, request)
-            case .forwardResponse(let stream, let response): return .completeRequest(stream: stream, response)
+            case .forwardRequest(let stream, let request): return .serveRequest(stream: stream, .forward(request))
+            case .previousOwnerRequest(let stream, let request): return .serveRequest(stream: stream, .previousOwner(request))
+            case .handoffRequest(let stream, let chunk): return .serveRequest(stream: stream, .handoff(chunk))
+            case .forwardResponse(let stream, let response): return .completeRequest(stream: stream, .forward(response))
+            case .handoffResponse(let stream, let answer): return .completeRequest(stream: stream, .handoff(answer))
             case .epochChanged(let epoch): return .observeEpoch(epoch)
             case .ping(let nonce): return .send(.pong(nonce: nonce))
             case .pong: return .none

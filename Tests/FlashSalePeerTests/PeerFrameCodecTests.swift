@@ -52,6 +52,25 @@ struct PeerFrameCodecTests {
         for (index, outcome) in outcomes.enumerated() {
             messages.append(.forwardResponse(stream: UInt32.max - UInt32(index), .init(responderEpoch: -1, outcome: outcome)))
         }
+        messages.append(.previousOwnerRequest(stream: 9, .init(hopLimit: 0, senderEpoch: 4, operation: operations[0])))
+        let entries = ReservationStatus.allCases.enumerated().map { index, status in
+            SKUSnapshot.Entry(
+                id: "r\(index)", status: status, quantity: Int64(index + 1), expiresAtMilliseconds: 1_764_000_000_000,
+                version: Int64(index), user: "ü\(index)", requestId: "q\(index)"
+            )
+        }
+        messages.append(
+            .handoffRequest(
+                stream: 10,
+                .init(senderEpoch: 8, state: state, version: 21, reservationCount: 9, firstIndex: 5, reservations: entries)
+            )
+        )
+        messages.append(
+            .handoffRequest(stream: 11, .init(senderEpoch: 8, state: state, version: 0, reservationCount: 0, firstIndex: 0, reservations: []))
+        )
+        for outcome: HandoffAnswer.Outcome in [.continueFrom(next: 64), .imported, .refused("not mine")] {
+            messages.append(.handoffResponse(stream: 12, .init(responderEpoch: 8, outcome: outcome)))
+        }
         return messages
     }()
 
@@ -61,6 +80,41 @@ struct PeerFrameCodecTests {
             #expect(try PeerFrameCodec.decode(&buffer) == message)
             #expect(buffer.readableBytes == 0)
         }
+    }
+
+    @Test func aHandoffChunkClaimingMoreReservationsThanItsSnapshotIsMalformed() throws {
+        let chunk = HandoffChunk(
+            senderEpoch: 1, state: Self.state, version: 1, reservationCount: 1, firstIndex: 1,
+            reservations: [.init(id: "r", status: .reserved, quantity: 1, expiresAtMilliseconds: 0, version: 1, user: "u", requestId: "q")]
+        )
+        var buffer = PeerFrameCodec.encode(.handoffRequest(stream: 1, chunk))
+        #expect(throws: PeerFrameError.self) { try PeerFrameCodec.decode(&buffer) }
+    }
+
+    /// The largest snapshots: 10,000 reservations with 128-byte strings split into chunks that each
+    /// fit a frame, cover every reservation once and in order, and decode to themselves.
+    @Test func aLargeSnapshotSplitsIntoChunksThatFitTheFrameLimit() throws {
+        let long = String(repeating: "x", count: 128)
+        let entries = (0..<10_000).map { index in
+            SKUSnapshot.Entry(
+                id: "\(index)-\(long)".prefix(128).description, status: .reserved, quantity: 1, expiresAtMilliseconds: 1,
+                version: Int64(index), user: long, requestId: long
+            )
+        }
+        let snapshot = SKUSnapshot(state: Self.state, version: 10_000, reservations: entries)
+        let chunks = HandoffChunk.split(snapshot, senderEpoch: 3)
+        #expect(chunks.count > 1)
+        var reassembled: [SKUSnapshot.Entry] = []
+        for chunk in chunks {
+            #expect(chunk.firstIndex == UInt32(reassembled.count))
+            #expect(chunk.reservationCount == 10_000)
+            var buffer = PeerFrameCodec.encode(.handoffRequest(stream: 1, chunk))
+            #expect(buffer.readableBytes - 4 <= PeerFrameCodec.maximumFrameLength)
+            #expect(try PeerFrameCodec.decode(&buffer) == .handoffRequest(stream: 1, chunk))
+            reassembled += chunk.reservations
+        }
+        #expect(reassembled == entries)
+        #expect(HandoffChunk.split(SKUSnapshot(state: Self.state, version: 0, reservations: []), senderEpoch: 3).count == 1)
     }
 
     @Test func framesBackToBackDecodeOneAtATime() throws {

@@ -36,8 +36,11 @@ import Testing
         PeerNodeHooks(
             currentEpoch: { epoch },
             serve: { request in
-                let state = SKUState(sku: request.operation.sku, settings: .init(stock: 1), reserved: 0, committed: 0)
-                return ForwardResponse(responderEpoch: epoch, outcome: .skuState(state))
+                guard case .forward(let forwarded) = request else {
+                    return .handoff(.init(responderEpoch: epoch, outcome: .refused("this test serves forwarded requests only")))
+                }
+                let state = SKUState(sku: forwarded.operation.sku, settings: .init(stock: 1), reserved: 0, committed: 0)
+                return .forward(ForwardResponse(responderEpoch: epoch, outcome: .skuState(state)))
             },
             observeEpoch: { _ in }
         )
