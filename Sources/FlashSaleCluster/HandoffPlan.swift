@@ -15,6 +15,13 @@ public struct HandoffPlan: Sendable, Hashable {
         /// Attempts that failed (each is retried until the SKU moves or the plan is replaced).
         public var failedAttempts: Int
         public var isDone: Bool { self.moved == self.toMove }
+
+        public init(toMove: Int, moved: Int, moving: Int, failedAttempts: Int) {
+            self.toMove = toMove
+            self.moved = moved
+            self.moving = moving
+            self.failedAttempts = failedAttempts
+        }
     }
 
     public let epoch: Int64

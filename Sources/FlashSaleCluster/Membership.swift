@@ -23,6 +23,8 @@ public struct Membership: Sendable, Hashable {
         public var isLive: Bool
         /// SKUs defined on its shard, as of its last heartbeat.
         public var skuCount: Int64
+        /// What the node last reported of its handoffs.
+        public var handoff: HandoffReport
 
         public init(
             id: String,
@@ -32,7 +34,8 @@ public struct Membership: Sendable, Hashable {
             state: NodeState,
             weight: Double = 1,
             isLive: Bool = true,
-            skuCount: Int64 = 0
+            skuCount: Int64 = 0,
+            handoff: HandoffReport = .init(epoch: 0)
         ) {
             self.id = id
             self.clientURL = clientURL
@@ -42,12 +45,36 @@ public struct Membership: Sendable, Hashable {
             self.weight = weight
             self.isLive = isLive
             self.skuCount = skuCount
+            self.handoff = handoff
         }
 
         /// The same node, as far as the membership goes: heartbeats and counts do not change it.
         func hasSameAddresses(as other: Node) -> Bool {
             self.clientURL == other.clientURL && self.peerAddress == other.peerAddress
                 && self.redisURL == other.redisURL && self.weight == other.weight
+        }
+    }
+
+    /// A node's handoffs under one epoch: the SKUs its shard held that another node owns now.
+    public struct HandoffReport: Sendable, Hashable {
+        public var epoch: Int64
+        public var toMove: Int64
+        public var moved: Int64
+        public var failedAttempts: Int64
+        /// Every move is made and a last look at the shard found nothing more to move.
+        public var isFinished: Bool
+
+        public init(epoch: Int64, toMove: Int64 = 0, moved: Int64 = 0, failedAttempts: Int64 = 0, isFinished: Bool = false) {
+            self.epoch = epoch
+            self.toMove = toMove
+            self.moved = moved
+            self.failedAttempts = failedAttempts
+            self.isFinished = isFinished
+        }
+
+        /// Every SKU that had to leave the node under `epoch` has reached its new owner.
+        public func isDone(at epoch: Int64) -> Bool {
+            self.epoch == epoch && self.isFinished
         }
     }
 
@@ -104,28 +131,68 @@ public struct Membership: Sendable, Hashable {
         return counts
     }
 
-    /// What a node's start does to the membership. A node seen for the first time, or one whose
-    /// addresses changed, is a new membership: the epoch rises. A restart at the same addresses
-    /// changes nothing, so a node killed and started again does not move SKUs.
-    ///
-    /// In this version a newcomer is active at once (the SKUs it would take from others are not
-    /// handed over yet); `state` says which state a newcomer is recorded in.
-    public static func join(_ announced: Node, existing: Node?, state: NodeState = .active) -> JoinDecision {
-        guard let existing else {
-            var node = announced
-            node.state = state
-            return .record(node, newEpoch: true)
-        }
+    /// What a node's start (or an operator's `POST /v1/cluster/nodes`) does to the membership. A
+    /// node seen for the first time, or one that was down, joins under a new epoch: `joining` when
+    /// active nodes exist (their SKUs move to it), else `active`. It waits while another change is
+    /// in progress: changes go one at a time, so a SKU can never be created on two joiners. A
+    /// restart at the same addresses changes nothing, so a node killed and started again moves no SKUs.
+    public func join(_ announced: Node) -> MembershipChange {
+        let existing = self.node(announced.id)
         var node = announced
-        node.state = existing.state == .down ? state : existing.state
-        if existing.hasSameAddresses(as: announced), node.state == existing.state {
-            return .unchanged
+        guard let existing, existing.state != .down else {
+            guard !self.isRebalancing else { return .wait("nodes are joining or leaving; one change at a time") }
+            let othersActive = self.nodes.contains { $0.id != announced.id && $0.state == .active }
+            node.state = othersActive ? .joining : .active
+            return .record([node])
         }
-        return .record(node, newEpoch: true)
+        node.state = existing.state
+        node.handoff = existing.handoff
+        return existing.hasSameAddresses(as: announced) ? .unchanged : .record([node])
     }
 
-    public enum JoinDecision: Sendable, Hashable {
+    /// What `DELETE /v1/cluster/nodes/{id}` does: the node becomes `leaving` under a new epoch, its
+    /// SKUs move to the others, and then it is `down`.
+    public func leave(_ id: String) -> MembershipChange {
+        guard var node = self.node(id) else { return .refuse("\(id) is not a member") }
+        switch node.state {
+        case .leaving, .down:
+            return .unchanged
+        case .joining:
+            return .wait("\(id) is still joining; one change at a time")
+        case .active:
+            guard !self.isRebalancing else { return .wait("nodes are joining or leaving; one change at a time") }
+            guard self.nodes.contains(where: { $0.id != id && $0.state == .active }) else {
+                return .refuse("\(id) is the last active node")
+            }
+            node.state = .leaving
+            return .record([node])
+        }
+    }
+
+    /// When every node that is not down has reported its handoffs for this epoch done, the change
+    /// is over: joiners become active and leavers down, under a new epoch. Nil otherwise.
+    public func settle() -> [Node]? {
+        guard self.isRebalancing else { return nil }
+        let members = self.nodes.filter { $0.state != .down }
+        guard members.allSatisfy({ $0.handoff.isDone(at: self.epoch) }) else { return nil }
+        return members.compactMap { node in
+            var settled = node
+            switch node.state {
+            case .joining: settled.state = .active
+            case .leaving: settled.state = .down
+            case .active, .down: return nil
+            }
+            return settled
+        }
+    }
+
+    public enum MembershipChange: Sendable, Hashable {
         case unchanged
-        case record(Node, newEpoch: Bool)
+        /// Write these nodes under a new epoch.
+        case record([Node])
+        /// Not now; try again when the change in progress is over.
+        case wait(String)
+        /// Never (an unknown node, the last active one).
+        case refuse(String)
     }
 }

@@ -8,14 +8,40 @@ public struct ClusterStatus: Sendable, Hashable {
         public var skuCount: Int64
         /// How many of the 4,096 placement slots the node owns: its share of the ring.
         public var slots: Int64
+        /// The node's handoffs as it last reported them; nil when it has reported none under this epoch.
+        public var handoff: Handoff?
 
-        public init(id: String, clientUrl: String, peerAddress: String, state: String, skuCount: Int64, slots: Int64) {
+        public init(
+            id: String,
+            clientUrl: String,
+            peerAddress: String,
+            state: String,
+            skuCount: Int64,
+            slots: Int64,
+            handoff: Handoff? = nil
+        ) {
             self.id = id
             self.clientUrl = clientUrl
             self.peerAddress = peerAddress
             self.state = state
             self.skuCount = skuCount
             self.slots = slots
+            self.handoff = handoff
+        }
+    }
+
+    /// SKUs one node must hand to others under the current epoch.
+    public struct Handoff: Sendable, Hashable {
+        public var toMove: Int64
+        public var moved: Int64
+        public var failedAttempts: Int64
+        public var finished: Bool
+
+        public init(toMove: Int64, moved: Int64, failedAttempts: Int64, finished: Bool) {
+            self.toMove = toMove
+            self.moved = moved
+            self.failedAttempts = failedAttempts
+            self.finished = finished
         }
     }
 
@@ -32,12 +58,41 @@ public struct ClusterStatus: Sendable, Hashable {
     }
 
     public var epoch: Int64
+    /// True while a node joins or leaves and SKUs move.
+    public var rebalancing: Bool
     public var nodes: [Node]
     public var syncer: Syncer
 
-    public init(epoch: Int64, nodes: [Node], syncer: Syncer) {
+    public init(epoch: Int64, rebalancing: Bool = false, nodes: [Node], syncer: Syncer) {
         self.epoch = epoch
+        self.rebalancing = rebalancing
         self.nodes = nodes
         self.syncer = syncer
     }
+}
+
+/// `POST /v1/cluster/nodes`: a node an operator adds.
+public struct NodeRegistration: Sendable, Hashable {
+    public var id: String
+    public var clientUrl: String
+    public var peerAddress: String
+    public var redisUrl: String
+    public var weight: Double
+
+    public init(id: String, clientUrl: String, peerAddress: String, redisUrl: String, weight: Double = 1) {
+        self.id = id
+        self.clientUrl = clientUrl
+        self.peerAddress = peerAddress
+        self.redisUrl = redisUrl
+        self.weight = weight
+    }
+}
+
+/// Why a membership change was not made.
+public enum ClusterChangeError: Error, Sendable, Hashable {
+    /// Another node is joining or leaving: one change at a time.
+    case inProgress(String)
+    /// Never possible (an unknown node, the last active one).
+    case refused(String)
+    case unavailable(String)
 }

@@ -26,6 +26,11 @@ public struct JSONWriter {
         self.text.append(String(value))
     }
 
+    public mutating func field(_ name: String, _ value: Bool) {
+        self.key(name)
+        self.text.append(value ? "true" : "false")
+    }
+
     public mutating func nullField(_ name: String) {
         self.key(name)
         self.text.append("null")

@@ -12,19 +12,26 @@ public struct APIDependencies: Sendable {
     public var isReady: @Sendable () async -> Bool
     /// Prometheus text exposition of every metric in the process.
     public var metricsText: @Sendable () -> String
+    /// `POST /v1/cluster/nodes` and `DELETE /v1/cluster/nodes/{id}`; they throw `ClusterChangeError`.
+    public var addNode: @Sendable (NodeRegistration) async throws -> Void
+    public var removeNode: @Sendable (String) async throws -> Void
 
     public init(
         operations: any SaleOperations,
         adminToken: String,
         clusterStatus: @escaping @Sendable () async throws -> ClusterStatus,
         isReady: @escaping @Sendable () async -> Bool,
-        metricsText: @escaping @Sendable () -> String
+        metricsText: @escaping @Sendable () -> String,
+        addNode: @escaping @Sendable (NodeRegistration) async throws -> Void,
+        removeNode: @escaping @Sendable (String) async throws -> Void
     ) {
         self.operations = operations
         self.adminToken = adminToken
         self.clusterStatus = clusterStatus
         self.isReady = isReady
         self.metricsText = metricsText
+        self.addNode = addNode
+        self.removeNode = removeNode
     }
 }
 
@@ -48,8 +55,8 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
         try await api.resolve(context) { try await $0.release(sku: $1, id: $2) }
     }
     router.get("/v1/cluster") { _, _ in try await api.cluster() }
-    router.post("/v1/cluster/nodes") { request, _ in try api.membershipChange(request) }
-    router.delete("/v1/cluster/nodes/:id") { request, _ in try api.membershipChange(request) }
+    router.post("/v1/cluster/nodes") { request, _ in try await api.addNode(request) }
+    router.delete("/v1/cluster/nodes/:id") { request, context in try await api.removeNode(request, context) }
     router.get("/healthz") { _, _ in json(.ok, JSONWriter.object { $0.field("status", "ok") }) }
     router.get("/readyz") { _, _ in await api.readiness() }
     router.get("/metrics") { _, _ in
@@ -111,6 +118,17 @@ struct API: Sendable {
                 $0.field("state", node.state)
                 $0.field("skuCount", node.skuCount)
                 $0.field("slots", node.slots)
+                if let handoff = node.handoff {
+                    $0.raw(
+                        "handoff",
+                        JSONWriter.object {
+                            $0.field("toMove", handoff.toMove)
+                            $0.field("moved", handoff.moved)
+                            $0.field("failedAttempts", handoff.failedAttempts)
+                            $0.field("finished", handoff.finished)
+                        }
+                    )
+                }
             }
         }
         let syncer = JSONWriter.object {
@@ -122,16 +140,39 @@ struct API: Sendable {
             .ok,
             JSONWriter.object {
                 $0.field("epoch", status.epoch)
+                $0.field("rebalancing", status.rebalancing)
                 $0.raw("nodes", JSONWriter.array(nodes))
                 $0.raw("syncer", syncer)
             }
         )
     }
 
-    /// Adding and removing nodes needs the peer protocol and SKU handoff, which this node does not have yet.
-    func membershipChange(_ request: Request) throws -> Response {
+    /// 202: the node is a member (joining, or already there); its SKUs move to it in the background.
+    func addNode(_ request: Request) async throws -> Response {
         try self.requireAdmin(request)
-        throw APIError(.notImplemented, "not_implemented", "membership changes are not supported by this version")
+        let registration = try await request.decodeJSON(NodeRegistrationBody.self).registration()
+        try await Self.change { try await self.dependencies.addNode(registration) }
+        return json(.accepted, JSONWriter.object { $0.field("id", registration.id) })
+    }
+
+    /// 202: the node is leaving (or already left); its SKUs move to the others in the background.
+    func removeNode(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try self.requireAdmin(request)
+        let id = try pathIdentifier("id", context)
+        try await Self.change { try await self.dependencies.removeNode(id) }
+        return json(.accepted, JSONWriter.object { $0.field("id", id) })
+    }
+
+    private static func change(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ClusterChangeError {
+            switch error {
+            case .inProgress(let why): throw APIError(.conflict, "change_in_progress", why, retryAfterSeconds: 1)
+            case .refused(let why): throw APIError(.conflict, "refused", why)
+            case .unavailable(let why): throw APIError(.serviceUnavailable, "unavailable", why, retryAfterSeconds: 1)
+            }
+        }
     }
 
     func readiness() async -> Response {

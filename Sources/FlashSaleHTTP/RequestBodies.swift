@@ -32,6 +32,31 @@ struct ReserveBody: Decodable {
     }
 }
 
+struct NodeRegistrationBody: Decodable {
+    var id: String
+    var clientUrl: String
+    var peerAddress: String
+    var redisUrl: String
+    var weight: Double?
+
+    func registration() throws(APIError) -> NodeRegistration {
+        try checkIdentifier(self.id, "id")
+        for (value, field) in [(self.clientUrl, "clientUrl"), (self.peerAddress, "peerAddress"), (self.redisUrl, "redisUrl")] {
+            try checkIdentifier(value, field)
+        }
+        guard let colon = self.peerAddress.lastIndex(of: ":"), let port = Int(self.peerAddress[self.peerAddress.index(after: colon)...]),
+            (1...65535).contains(port), colon > self.peerAddress.startIndex
+        else { throw .invalid("peerAddress must be host:port") }
+        guard self.clientUrl.hasPrefix("http://") || self.clientUrl.hasPrefix("https://") else {
+            throw .invalid("clientUrl must be an http:// or https:// URL")
+        }
+        guard self.redisUrl.hasPrefix("redis://") else { throw .invalid("redisUrl must be a redis:// URL") }
+        let weight = self.weight ?? 1
+        guard weight > 0, weight <= 1000 else { throw .invalid("weight must be above 0 and at most 1000") }
+        return NodeRegistration(id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl, weight: weight)
+    }
+}
+
 func check(_ value: Int64, _ field: String, in range: ClosedRange<Int64>) throws(APIError) {
     guard range.contains(value) else {
         throw .invalid("\(field) must be an integer from \(range.lowerBound) to \(range.upperBound)")

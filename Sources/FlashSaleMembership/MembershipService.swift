@@ -22,6 +22,7 @@ public final class MembershipService: Service {
     private let settings: Settings
     private let postgres: PostgresClient
     private let skuCount: @Sendable () async -> Int64?
+    private let handoff: @Sendable () -> Membership.HandoffReport?
     private let announce: @Sendable (Membership) async -> Void
     private let adopted: @Sendable (Membership) async -> Void
     private let logger: Logger
@@ -31,15 +32,20 @@ public final class MembershipService: Service {
         var membership: Membership?
         /// The newest epoch a peer has told us of; read the membership when it is ahead of ours.
         var heardEpoch: Int64 = 0
+        /// Heartbeat at once rather than on schedule: this node's handoffs are done.
+        var heartbeatNow = false
     }
 
     /// `adopted` is called each time this node takes a newer epoch as its own (its shard records
-    /// it), `announce` when this node's own join raised the epoch, to tell the others at once.
+    /// it), `announce` when a change made here (a join, an operator's call, the end of a
+    /// rebalancing) raised the epoch, to tell the others at once. `handoff` is this node's handoff
+    /// progress, reported with every heartbeat.
     public init(
         node: Membership.Node,
         settings: Settings,
         postgresURL: String,
         skuCount: @escaping @Sendable () async -> Int64?,
+        handoff: @escaping @Sendable () -> Membership.HandoffReport?,
         adopted: @escaping @Sendable (Membership) async -> Void,
         announce: @escaping @Sendable (Membership) async -> Void,
         logger: Logger
@@ -48,6 +54,7 @@ public final class MembershipService: Service {
         self.settings = settings
         self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
         self.skuCount = skuCount
+        self.handoff = handoff
         self.announce = announce
         self.adopted = adopted
         self.logger = logger
@@ -69,14 +76,41 @@ public final class MembershipService: Service {
         await self.read()
     }
 
+    /// This node's handoffs are done: report it now, so that the change can settle without waiting for the next heartbeat.
+    public func reportHandoffSoon() {
+        self.state.withLock { $0.heartbeatNow = true }
+    }
+
+    /// `POST /v1/cluster/nodes`. Throws `MembershipStoreError` when the change must wait or is refused.
+    public func add(_ node: Membership.Node) async throws {
+        try await self.change { try MembershipStore.add(node, $0) }
+    }
+
+    /// `DELETE /v1/cluster/nodes/{id}`.
+    public func remove(_ id: String) async throws {
+        try await self.change { try MembershipStore.leave(id, $0) }
+    }
+
+    private func change(_ body: @escaping @Sendable (PostgresConnection) throws -> Bool) async throws {
+        let raised = try await self.postgres.withConnection { connection in
+            try MembershipStore.migrate(connection)
+            return try body(connection)
+        }
+        await self.read()
+        if raised, let membership = self.current { await self.announce(membership) }
+    }
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await self.join()
             var nextHeartbeat = ContinuousClock.now
             while !Task.isCancelled {
-                let (known, heard) = self.state.withLock { ($0.membership?.epoch ?? 0, $0.heardEpoch) }
+                let (known, heard, now) = self.state.withLock { state in
+                    defer { state.heartbeatNow = false }
+                    return (state.membership?.epoch ?? 0, state.heardEpoch, state.heartbeatNow)
+                }
                 if heard > known { await self.read() }
-                if ContinuousClock.now >= nextHeartbeat {
+                if now || ContinuousClock.now >= nextHeartbeat {
                     nextHeartbeat = .now + .milliseconds(self.settings.heartbeatMilliseconds)
                     await self.heartbeat()
                 }
@@ -104,6 +138,9 @@ public final class MembershipService: Service {
                 )
                 if raised { await self.announce(membership) }
                 return
+            } catch MembershipStoreError.changeInProgress(let why) {
+                self.logger.info("waiting to join the cluster", metadata: ["reason": "\(why)"])
+                try? await Task.sleep(for: .milliseconds(200))
             } catch {
                 self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: delay)
@@ -114,14 +151,21 @@ public final class MembershipService: Service {
 
     private func heartbeat() async {
         let count = await self.skuCount() ?? self.current?.node(self.node.id)?.skuCount ?? 0
-        let (id, lease) = (self.node.id, self.settings.leaseMilliseconds)
+        let (id, lease, handoff) = (self.node.id, self.settings.leaseMilliseconds, self.handoff())
+        let rebalancing = self.current?.isRebalancing ?? false
         do {
-            let epoch = try await self.postgres.withConnection { connection in
-                try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, connection)
+            let (epoch, settled) = try await self.postgres.withConnection { connection in
+                let epoch = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoff, connection)
+                // Any node may end a change once every node has reported its handoffs done.
+                return (epoch, rebalancing ? try MembershipStore.settleIfDone(connection) : false)
             }
             self.observe(epoch: epoch)
             // Read even at the same epoch now and then: the liveness and SKU counts of the others change.
             await self.read()
+            if settled, let membership = self.current {
+                self.logger.info("membership change settled", metadata: ["epoch": "\(membership.epoch)"])
+                await self.announce(membership)
+            }
         } catch {
             self.logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
         }

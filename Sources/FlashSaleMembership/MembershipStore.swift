@@ -16,6 +16,12 @@ public enum MembershipStore {
             sku_count bigint NOT NULL, changed_epoch bigint NOT NULL)
         """,
         "INSERT INTO cluster_epoch (id, epoch) VALUES (1, 0) ON CONFLICT DO NOTHING",
+        // Each node's handoff progress under handoff_epoch, which decides when a change is over.
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_epoch bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_to_move bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_moved bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_failed bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_finished boolean NOT NULL DEFAULT false",
     ]
 
     public static func migrate(_ connection: PostgresConnection) throws {
@@ -27,64 +33,111 @@ public enum MembershipStore {
         }
     }
 
-    /// Records `node` as starting (Membership.join decides whether that is a new epoch), takes its
-    /// heartbeat lease, and answers the membership as it is afterwards with whether this call raised the epoch.
+    /// Records `node` as starting (`Membership.join` decides), takes its heartbeat lease, and
+    /// answers the membership as it is afterwards with whether this call raised the epoch. Throws
+    /// `MembershipStoreError.changeInProgress` while another node joins or leaves.
     public static func join(
         _ node: Membership.Node,
         leaseMilliseconds: Int,
         _ connection: PostgresConnection
     ) throws -> (membership: Membership, raisedEpoch: Bool) {
-        let raised: Bool = try connection.transaction {
-            // The epoch row's lock serialises membership changes.
+        let raised = try Self.change(connection, lease: (node.id, leaseMilliseconds)) { $0.join(node) }
+        if !raised { try Self.heartbeat(node.id, leaseMilliseconds: leaseMilliseconds, skuCount: node.skuCount, connection) }
+        return (try Self.read(connection), raised)
+    }
+
+    /// `POST /v1/cluster/nodes`: an operator adds a node before or after starting it. Its lease
+    /// starts expired; the node takes it when it runs. Answers whether the epoch rose.
+    public static func add(_ node: Membership.Node, _ connection: PostgresConnection) throws -> Bool {
+        try Self.change(connection, lease: nil) { $0.join(node) }
+    }
+
+    /// `DELETE /v1/cluster/nodes/{id}`: the node starts leaving. Answers whether the epoch rose.
+    public static func leave(_ id: String, _ connection: PostgresConnection) throws -> Bool {
+        try Self.change(connection, lease: nil) { $0.leave(id) }
+    }
+
+    /// Ends the change in progress if every node has reported its handoffs done (`Membership.settle`).
+    public static func settleIfDone(_ connection: PostgresConnection) throws -> Bool {
+        try Self.change(connection, lease: nil) { membership in membership.settle().map { .record($0) } ?? .unchanged }
+    }
+
+    /// Applies what `decide` makes of the membership, in one transaction that holds the epoch row's
+    /// lock (membership changes are serialised by it). `lease`: the node whose lease starts now.
+    private static func change(
+        _ connection: PostgresConnection,
+        lease: (id: String, milliseconds: Int)?,
+        decide: (Membership) -> Membership.MembershipChange
+    ) throws -> Bool {
+        try connection.transaction {
             guard let text = try connection.execute("SELECT epoch FROM cluster_epoch WHERE id = 1 FOR UPDATE").first?[0],
                 let epoch = Int64(text ?? "")
             else { throw MembershipStoreError.malformed("cluster_epoch has no row") }
-            let existing = try Self.read(connection).node(node.id)
-            switch Membership.join(node, existing: existing) {
+            switch decide(try Self.read(connection)) {
             case .unchanged:
-                try Self.heartbeat(node.id, leaseMilliseconds: leaseMilliseconds, skuCount: node.skuCount, connection)
                 return false
-            case .record(let recorded, let newEpoch):
-                let next = newEpoch ? epoch + 1 : epoch
+            case .wait(let why):
+                throw MembershipStoreError.changeInProgress(why)
+            case .refuse(let why):
+                throw MembershipStoreError.refused(why)
+            case .record(let nodes):
+                let next = epoch + 1
                 try connection.execute("UPDATE cluster_epoch SET epoch = $1 WHERE id = 1", [String(next)])
-                try connection.execute(
-                    """
-                    INSERT INTO cluster_nodes AS n (id, client_url, peer_address, redis_url, state, weight,
-                        lease_expires_at, sku_count, changed_epoch)
-                    VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond', $8, $9)
-                    ON CONFLICT (id) DO UPDATE SET client_url = EXCLUDED.client_url,
-                        peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url, state = EXCLUDED.state,
-                        weight = EXCLUDED.weight, lease_expires_at = EXCLUDED.lease_expires_at,
-                        sku_count = EXCLUDED.sku_count, changed_epoch = EXCLUDED.changed_epoch
-                    """,
-                    [
-                        recorded.id, recorded.clientURL, recorded.peerAddress, recorded.redisURL, recorded.state.rawValue,
-                        String(recorded.weight), String(leaseMilliseconds), String(recorded.skuCount), String(next),
-                    ]
-                )
-                return newEpoch
+                for node in nodes {
+                    let leaseMilliseconds = lease?.id == node.id ? lease?.milliseconds : nil
+                    try Self.write(node, leaseMilliseconds: leaseMilliseconds, epoch: next, connection)
+                }
+                return true
             }
         }
-        return (try Self.read(connection), raised)
+    }
+
+    /// `leaseMilliseconds` nil keeps an existing row's lease (and starts a new row's expired).
+    private static func write(_ node: Membership.Node, leaseMilliseconds: Int?, epoch: Int64, _ connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            INSERT INTO cluster_nodes AS n (id, client_url, peer_address, redis_url, state, weight,
+                lease_expires_at, sku_count, changed_epoch)
+            VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9)
+            ON CONFLICT (id) DO UPDATE SET client_url = EXCLUDED.client_url,
+                peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url, state = EXCLUDED.state,
+                weight = EXCLUDED.weight,
+                lease_expires_at = CASE WHEN $7 IS NULL THEN n.lease_expires_at ELSE EXCLUDED.lease_expires_at END,
+                sku_count = EXCLUDED.sku_count, changed_epoch = EXCLUDED.changed_epoch
+            """,
+            [
+                node.id, node.clientURL, node.peerAddress, node.redisURL, node.state.rawValue, String(node.weight),
+                leaseMilliseconds.map { String($0) }, String(node.skuCount), String(epoch),
+            ]
+        )
     }
 
     /// Renews the node's lease and reports its SKU count; answers the current epoch, so that the
     /// heartbeat is also the poll that notices a membership change a notification missed.
+    /// `handoff`, when given, is the node's handoff progress.
     @discardableResult
     public static func heartbeat(
         _ nodeID: String,
         leaseMilliseconds: Int,
         skuCount: Int64,
+        handoff: Membership.HandoffReport? = nil,
         _ connection: PostgresConnection
     ) throws -> Int64 {
         let rows = try connection.execute(
             """
             WITH beat AS (
-                UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', sku_count = $3
+                UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', sku_count = $3,
+                    handoff_epoch = coalesce($4::bigint, handoff_epoch), handoff_to_move = coalesce($5::bigint, handoff_to_move),
+                    handoff_moved = coalesce($6::bigint, handoff_moved), handoff_failed = coalesce($7::bigint, handoff_failed),
+                    handoff_finished = coalesce($8::boolean, handoff_finished)
                 WHERE id = $1 RETURNING id)
             SELECT e.epoch, (SELECT count(*) FROM beat) FROM cluster_epoch e WHERE e.id = 1
             """,
-            [nodeID, String(leaseMilliseconds), String(skuCount)]
+            [
+                nodeID, String(leaseMilliseconds), String(skuCount), handoff.map { String($0.epoch) },
+                handoff.map { String($0.toMove) }, handoff.map { String($0.moved) }, handoff.map { String($0.failedAttempts) },
+                handoff.map { $0.isFinished ? "true" : "false" },
+            ]
         )
         guard let row = rows.first, let epoch = Int64(row[0] ?? ""), row[1] == "1" else {
             throw MembershipStoreError.notAMember(nodeID)
@@ -97,7 +150,8 @@ public enum MembershipStore {
         let rows = try connection.execute(
             """
             SELECT e.epoch, n.id, n.client_url, n.peer_address, n.redis_url, n.state, n.weight,
-                n.lease_expires_at > now(), n.sku_count
+                n.lease_expires_at > now(), n.sku_count, n.handoff_epoch, n.handoff_to_move, n.handoff_moved,
+                n.handoff_failed, n.handoff_finished
             FROM cluster_epoch e LEFT JOIN cluster_nodes n ON true WHERE e.id = 1 ORDER BY n.id
             """
         )
@@ -108,7 +162,8 @@ public enum MembershipStore {
             guard let id = row[1] else { return nil }
             guard let clientURL = row[2], let peerAddress = row[3], let redisURL = row[4],
                 let state = row[5].flatMap(Membership.NodeState.init(rawValue:)), let weight = row[6].flatMap(Double.init),
-                let skuCount = row[8].flatMap({ Int64($0) })
+                let skuCount = row[8].flatMap({ Int64($0) }),
+                let handoff = Optional(row[9...12].compactMap { $0.flatMap { Int64($0) } }), handoff.count == 4
             else { throw MembershipStoreError.malformed("cluster_nodes row \(id)") }
             return Membership.Node(
                 id: id,
@@ -118,7 +173,10 @@ public enum MembershipStore {
                 state: state,
                 weight: weight,
                 isLive: row[7] == "t",
-                skuCount: skuCount
+                skuCount: skuCount,
+                handoff: .init(
+                    epoch: handoff[0], toMove: handoff[1], moved: handoff[2], failedAttempts: handoff[3], isFinished: row[13] == "t"
+                )
             )
         }
         return Membership(epoch: epoch, nodes: nodes)
@@ -129,4 +187,8 @@ public enum MembershipStoreError: Error, Sendable, Hashable {
     case malformed(String)
     /// The node's row is gone: an operator removed it.
     case notAMember(String)
+    /// Another node is joining or leaving; try again when it is done.
+    case changeInProgress(String)
+    /// A change that can never be made (an unknown node, the last active one).
+    case refused(String)
 }

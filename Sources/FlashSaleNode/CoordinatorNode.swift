@@ -72,12 +72,15 @@ public struct CoordinatorNode: Sendable {
         // The peer pool and the membership need each other (a join announces itself to the peers;
         // a peer's message tells the membership to read again), so the pool is set once both exist.
         let peerPool = LateBinding<PeerPool>()
+        // The rebalancer reports through the membership's heartbeat and the membership's reads tell it what to move.
+        let rebalancerSlot = LateBinding<Rebalancer>()
         let membership = configuration.postgresURL.map { url in
             MembershipService(
                 node: this,
                 settings: .init(leaseMilliseconds: configuration.membershipLeaseMilliseconds),
                 postgresURL: url,
                 skuCount: { try? await store.skuCount() },
+                handoff: { rebalancerSlot.value?.report },
                 adopted: { membership in
                     do {
                         try await store.recordEpoch(membership.epoch)
@@ -107,6 +110,19 @@ public struct CoordinatorNode: Sendable {
             )
         }
         membershipSlot.value = membership
+        let rebalancer = membership.map { membership in
+            Rebalancer(
+                nodeID: this.id,
+                store: store,
+                membership: currentMembership,
+                peers: { peerPool.value },
+                concurrency: configuration.handoffConcurrency,
+                done: { membership.reportHandoffSoon() },
+                logger: logger
+            )
+        }
+        rebalancerSlot.value = rebalancer
+        let receiver = HandoffReceiver(nodeID: this.id, store: store, membership: currentMembership)
         let forwarding = ForwardingOperations(
             nodeID: configuration.nodeID,
             local: store,
@@ -119,7 +135,18 @@ public struct CoordinatorNode: Sendable {
             let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
             let hooks = PeerNodeHooks(
                 currentEpoch: { currentMembership()?.epoch ?? 0 },
-                serve: { await forwarding.serve($0) },
+                serve: { request in
+                    switch request {
+                    case .forward(let forwarded):
+                        return .forward(await forwarding.serve(forwarded))
+                    case .previousOwner(let asked):
+                        return .forward(await forwarding.serveAsPreviousOwner(asked))
+                    case .handoff(let chunk):
+                        await membership?.catchUp(to: chunk.senderEpoch)
+                        let outcome = await receiver.receive(chunk)
+                        return .handoff(.init(responderEpoch: currentMembership()?.epoch ?? 0, outcome: outcome))
+                    }
+                },
                 observeEpoch: { membership?.observe(epoch: $0) }
             )
             peerPool.value = PeerPool(tls: tls, hooks: hooks, logger: logger)
@@ -138,7 +165,20 @@ public struct CoordinatorNode: Sendable {
                     guard currentMembership()?.node(this.id) != nil else { return false }
                     return (try? await store.scripts.loadAll()) != nil
                 },
-                metricsText: metricsText
+                metricsText: metricsText,
+                addNode: { registration in
+                    let node = Membership.Node(
+                        id: registration.id,
+                        clientURL: registration.clientUrl,
+                        peerAddress: registration.peerAddress,
+                        redisURL: registration.redisUrl,
+                        state: .joining,
+                        weight: registration.weight,
+                        isLive: false
+                    )
+                    try await Self.changeMembership(membership) { try await $0.add(node) }
+                },
+                removeNode: { id in try await Self.changeMembership(membership) { try await $0.remove(id) } }
             )
         )
         let http = Application(
@@ -153,8 +193,25 @@ public struct CoordinatorNode: Sendable {
         if let syncer { services.append(syncer) }
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }
+        if let rebalancer { services.append(rebalancer) }
         services.append(http)
         self.services = services
+    }
+
+    private static func changeMembership(
+        _ membership: MembershipService?,
+        _ change: (MembershipService) async throws -> Void
+    ) async throws {
+        guard let membership else { throw ClusterChangeError.unavailable("a node without PostgreSQL has no membership to change") }
+        do {
+            try await change(membership)
+        } catch MembershipStoreError.changeInProgress(let why) {
+            throw ClusterChangeError.inProgress(why)
+        } catch MembershipStoreError.refused(let why) {
+            throw ClusterChangeError.refused(why)
+        } catch {
+            throw ClusterChangeError.unavailable("the membership cannot be changed now: \(error)")
+        }
     }
 
     static func clusterStatus(
@@ -168,6 +225,7 @@ public struct CoordinatorNode: Sendable {
         let slots = membership.slotCounts()
         return ClusterStatus(
             epoch: membership.epoch,
+            rebalancing: membership.isRebalancing,
             nodes: membership.nodes.map { node in
                 .init(
                     id: node.id,
@@ -176,7 +234,14 @@ public struct CoordinatorNode: Sendable {
                     // The recorded state, or down once the node's heartbeat lease has run out.
                     state: node.isLive ? node.state.rawValue : Membership.NodeState.down.rawValue,
                     skuCount: node.id == nodeID ? localCount : node.skuCount,
-                    slots: Int64(slots[node.id] ?? 0)
+                    slots: Int64(slots[node.id] ?? 0),
+                    handoff: node.handoff.epoch == membership.epoch
+                        ? .init(
+                            toMove: node.handoff.toMove,
+                            moved: node.handoff.moved,
+                            failedAttempts: node.handoff.failedAttempts,
+                            finished: node.handoff.isFinished
+                        ) : nil
                 )
             },
             syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)

@@ -5,7 +5,9 @@ import FlashSaleRedis
 
 /// The sale operations as every node serves them: run on the local shard when this node owns the
 /// SKU under its membership, otherwise forwarded to the owner over the peer protocol. The owner
-/// answers with a `SaleOutcome`, which this node renders exactly as the owner would have.
+/// answers with a `SaleOutcome`, which this node renders exactly as the owner would have. While
+/// SKUs move, the owner asks a SKU's previous owner for what has not reached its own shard yet
+/// (Docs/ARCHITECTURE.md, "Handoff").
 struct ForwardingOperations: SaleOperations {
     /// An entry node forwards once; the owner may forward once more if its membership is newer and
     /// names another owner. A third hop is refused: the nodes disagree and membership is changing.
@@ -24,6 +26,23 @@ struct ForwardingOperations: SaleOperations {
         return ForwardResponse(responderEpoch: self.membership()?.epoch ?? 0, outcome: outcome)
     }
 
+    /// The SKU's new owner asks: run the operation here if the SKU is still in this shard. Never
+    /// forwarded, and a define only updates: a SKU this shard does not hold is the new owner's to create.
+    func serveAsPreviousOwner(_ request: ForwardRequest) async -> ForwardResponse {
+        await self.catchUp(request.senderEpoch)
+        let outcome: SaleOutcome
+        if case .defineSKU(let sku, let settings) = request.operation {
+            do {
+                outcome = .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
+            } catch {
+                outcome = .failure(error)
+            }
+        } else {
+            outcome = await request.operation.run(on: self.local)
+        }
+        return ForwardResponse(responderEpoch: self.membership()?.epoch ?? 0, outcome: outcome)
+    }
+
     func route(_ operation: SaleOperation, hopLimit: UInt8, mayCatchUp: Bool = true) async -> SaleOutcome {
         guard let membership = self.membership() else {
             return .failure(.unavailable("this node has not joined the cluster yet; retry"))
@@ -32,7 +51,7 @@ struct ForwardingOperations: SaleOperations {
             return .failure(.unavailable("no node owns SKUs at membership epoch \(membership.epoch); retry"))
         }
         if owner.id == self.nodeID {
-            let outcome = await operation.run(on: self.local)
+            let outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), epoch: membership.epoch)
             // Our shard knows a newer membership than we routed by: read it, and route again once.
             if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
                 await self.catchUp(epoch)
@@ -51,6 +70,47 @@ struct ForwardingOperations: SaleOperations {
             return try await peers.forward(request, to: endpoint).outcome
         } catch {
             return .failure(.unavailable("\(error) (\(owner.id)); retry with the same requestId"))
+        }
+    }
+
+    /// Runs `operation` on this node's shard. While the SKU has a previous owner, a SKU this shard
+    /// does not hold yet is asked of that node: it serves the SKU while it still holds it, answers
+    /// `moved` (503) while the SKU is in transit, and `unknownSKU` when it never had it; only then
+    /// does a define create the SKU here.
+    private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, epoch: Int64) async -> SaleOutcome {
+        guard let previousOwner else { return await operation.run(on: self.local) }
+        let outcome: SaleOutcome
+        if case .defineSKU(let sku, let settings) = operation {
+            do {
+                outcome = .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
+            } catch {
+                outcome = .failure(error)
+            }
+        } else {
+            outcome = await operation.run(on: self.local)
+        }
+        guard case .failure(.unknownSKU) = outcome else { return outcome }
+        let previous = await self.askPreviousOwner(previousOwner, operation, epoch: epoch)
+        if case .failure(.unknownSKU) = previous, case .defineSKU = operation {
+            return await operation.run(on: self.local)
+        }
+        return previous
+    }
+
+    private func askPreviousOwner(_ node: Membership.Node, _ operation: SaleOperation, epoch: Int64) async -> SaleOutcome {
+        guard let peers = self.peers(), let endpoint = PeerEndpoint(nodeID: node.id, address: node.peerAddress) else {
+            return .failure(.unavailable("the SKU's previous owner \(node.id) has no reachable peer address; retry"))
+        }
+        do {
+            let request = ForwardRequest(hopLimit: 0, senderEpoch: epoch, operation: operation)
+            let outcome = try await peers.askPreviousOwner(request, at: endpoint).outcome
+            // Its shard knows a newer membership than we asked under: the SKU's place may have changed again.
+            if case .failure(.staleMembership) = outcome {
+                return .failure(.unavailable("the membership is changing; retry"))
+            }
+            return outcome
+        } catch {
+            return .failure(.unavailable("\(error) (\(node.id), the SKU's previous owner); retry with the same requestId"))
         }
     }
 

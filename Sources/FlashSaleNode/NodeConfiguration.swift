@@ -23,6 +23,9 @@ public struct NodeConfiguration: Sendable {
     public var membershipLeaseMilliseconds: Int
     /// Relative capacity: a node of weight 2 is given about twice the SKUs of a node of weight 1.
     public var weight: Double
+    /// SKUs this node hands over at a time while the membership changes: higher moves faster,
+    /// lower disturbs the sale less.
+    public var handoffConcurrency: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -50,7 +53,8 @@ public struct NodeConfiguration: Sendable {
         outboxLimit: Int = 1_000_000,
         syncerLeaseTTLMilliseconds: Int = 5000,
         membershipLeaseMilliseconds: Int = 5000,
-        weight: Double = 1
+        weight: Double = 1,
+        handoffConcurrency: Int = 8
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -66,11 +70,12 @@ public struct NodeConfiguration: Sendable {
         self.syncerLeaseTTLMilliseconds = syncerLeaseTTLMilliseconds
         self.membershipLeaseMilliseconds = membershipLeaseMilliseconds
         self.weight = weight
+        self.handoffConcurrency = handoffConcurrency
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
     /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
-    /// membership.leaseMs, node.weight.
+    /// membership.leaseMs, node.weight, handoff.concurrency.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -99,6 +104,8 @@ public struct NodeConfiguration: Sendable {
         guard membershipLease >= 2000 else { throw Problem.invalid("membership.leaseMs must be at least 2000") }
         let weight = reader.double(forKey: "node.weight", default: 1)
         guard weight > 0, weight <= 1000 else { throw Problem.invalid("node.weight must be above 0 and at most 1000") }
+        let handoffConcurrency = reader.int(forKey: "handoff.concurrency", default: 8)
+        guard (1...256).contains(handoffConcurrency) else { throw Problem.invalid("handoff.concurrency must be 1 to 256") }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -117,7 +124,8 @@ public struct NodeConfiguration: Sendable {
             outboxLimit: outboxLimit,
             syncerLeaseTTLMilliseconds: leaseTTL,
             membershipLeaseMilliseconds: membershipLease,
-            weight: weight
+            weight: weight,
+            handoffConcurrency: handoffConcurrency
         )
     }
 

@@ -13,21 +13,66 @@ struct MembershipTests {
         )
     }
 
-    @Test func aNewNodeRaisesTheEpochAndARestartDoesNot() {
+    @Test func theFirstNodeIsActiveALaterOneJoinsAndARestartChangesNothing() {
+        let empty = Membership(epoch: 0, nodes: [])
         let n1 = Self.node("n1")
-        #expect(Membership.join(n1, existing: nil) == .record(n1, newEpoch: true))
+        #expect(empty.join(n1) == .record([n1]))
+        let one = Membership(epoch: 1, nodes: [n1])
+        #expect(one.join(Self.node("n2")) == .record([Self.node("n2", state: .joining)]))
         var restarted = n1
         restarted.skuCount = 42
         restarted.isLive = false
-        #expect(Membership.join(restarted, existing: n1) == .unchanged)
+        #expect(one.join(restarted) == .unchanged)
         let moved = Self.node("n1", peer: "127.0.0.1:9999")
-        #expect(Membership.join(moved, existing: n1) == .record(moved, newEpoch: true))
+        #expect(one.join(moved) == .record([moved]))
     }
 
-    @Test func aRestartKeepsTheRecordedStateAndADownNodeComesBack() {
-        let leaving = Self.node("n1", state: .leaving)
-        #expect(Membership.join(Self.node("n1"), existing: leaving) == .unchanged)
-        #expect(Membership.join(Self.node("n1"), existing: Self.node("n1", state: .down)) == .record(Self.node("n1"), newEpoch: true))
+    @Test func aRestartKeepsTheRecordedStateAndADownNodeComesBackAsAJoiner() {
+        let membership = Membership(epoch: 4, nodes: [Self.node("n1", state: .leaving), Self.node("n2"), Self.node("n3", state: .down)])
+        #expect(membership.join(Self.node("n1")) == .unchanged)
+        // n1 leaves: n3 waits for that change to end before it comes back.
+        guard case .wait = membership.join(Self.node("n3")) else {
+            Issue.record("a join started while another change was in progress")
+            return
+        }
+        let settled = Membership(epoch: 5, nodes: [Self.node("n1", state: .down), Self.node("n2"), Self.node("n3", state: .down)])
+        #expect(settled.join(Self.node("n3")) == .record([Self.node("n3", state: .joining)]))
+    }
+
+    @Test func aLeaveIsOneChangeAtATimeAndNeverOfTheLastActiveNode() {
+        let two = Membership(epoch: 2, nodes: [Self.node("n1"), Self.node("n2")])
+        #expect(two.leave("n2") == .record([Self.node("n2", state: .leaving)]))
+        guard case .refuse = two.leave("n9") else {
+            Issue.record("an unknown node left")
+            return
+        }
+        let leaving = Membership(epoch: 3, nodes: [Self.node("n1"), Self.node("n2", state: .leaving)])
+        #expect(leaving.leave("n2") == .unchanged)
+        guard case .wait = leaving.leave("n1") else {
+            Issue.record("a second change started")
+            return
+        }
+        guard case .refuse = Membership(epoch: 4, nodes: [Self.node("n1"), Self.node("n2", state: .down)]).leave("n1") else {
+            Issue.record("the last active node left")
+            return
+        }
+    }
+
+    /// The change ends only when every node that is not down reports its handoffs done under this epoch.
+    @Test func aChangeSettlesWhenEveryNodeHasHandedOverItsSKUs() {
+        var nodes = [Self.node("n1"), Self.node("n2", state: .leaving), Self.node("n3", state: .joining), Self.node("n4", state: .down)]
+        #expect(Membership(epoch: 7, nodes: nodes).settle() == nil)
+        nodes[0].handoff = .init(epoch: 7, toMove: 10, moved: 10, isFinished: true)
+        nodes[1].handoff = .init(epoch: 7, toMove: 30, moved: 29, failedAttempts: 3)
+        nodes[2].handoff = .init(epoch: 7, isFinished: true)
+        #expect(Membership(epoch: 7, nodes: nodes).settle() == nil)
+        nodes[1].handoff = .init(epoch: 6, toMove: 30, moved: 30, isFinished: true)
+        #expect(Membership(epoch: 7, nodes: nodes).settle() == nil, "a report of an earlier epoch counts for nothing")
+        nodes[1].handoff = .init(epoch: 7, toMove: 30, moved: 30, failedAttempts: 3, isFinished: true)
+        let settled = Membership(epoch: 7, nodes: nodes).settle()
+        #expect(settled?.map(\.id) == ["n2", "n3"])
+        #expect(settled?.map(\.state) == [.down, .active])
+        #expect(Membership(epoch: 8, nodes: [Self.node("n1")]).settle() == nil)
     }
 
     @Test func activeAndJoiningNodesOwnSKUsAndLeavingOnesHandThemOver() {

@@ -26,7 +26,13 @@ import Testing
                     )
                 },
                 isReady: { (try? await shard.store.scripts.loadAll()) != nil },
-                metricsText: { "flashsale_test 1\n" }
+                metricsText: { "flashsale_test 1\n" },
+                addNode: { registration in
+                    guard registration.id == "n2" else { throw ClusterChangeError.inProgress("n1 is joining") }
+                },
+                removeNode: { id in
+                    guard id == "n2" else { throw ClusterChangeError.refused("\(id) is not a member") }
+                }
             )
         )
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -216,7 +222,15 @@ import Testing
             let nodes = try #require(cluster["nodes"] as? [[String: Any]])
             #expect(cluster["epoch"] as? Int == 1 && nodes.first?["skuCount"] as? Int == 1)
             #expect((cluster["syncer"] as? [String: Any])?["fencingEpoch"] as? Int == 0)
-            try await Self.call(client, .post, "/v1/cluster/nodes", "{}", headers: Self.admin, expect: .notImplemented, error: "not_implemented")
+            try await Self.call(client, .post, "/v1/cluster/nodes", "{}", headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            let node = #"{"id":"n2","clientUrl":"http://127.0.0.1:8082","peerAddress":"127.0.0.1:9082","redisUrl":"redis://127.0.0.1:6380"}"#
+            #expect(try await Self.call(client, .post, "/v1/cluster/nodes", node, headers: Self.admin, expect: .accepted)["id"] as? String == "n2")
+            let badPeer = node.replacingOccurrences(of: "127.0.0.1:9082", with: "nowhere")
+            try await Self.call(client, .post, "/v1/cluster/nodes", badPeer, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            let other = node.replacingOccurrences(of: "\"n2\"", with: "\"n3\"")
+            try await Self.call(client, .post, "/v1/cluster/nodes", other, headers: Self.admin, expect: .conflict, error: "change_in_progress")
+            try await Self.call(client, .delete, "/v1/cluster/nodes/n2", headers: Self.admin, expect: .accepted)
+            try await Self.call(client, .delete, "/v1/cluster/nodes/n9", headers: Self.admin, expect: .conflict, error: "refused")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "flashsale_test 1\n")

@@ -28,18 +28,67 @@ struct MembershipStoreTests {
 
         let first = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 5000, connection)
         #expect(first.raisedEpoch && first.membership.epoch == 1)
+        #expect(first.membership.node("n1")?.state == .active)
         let second = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 5000, connection)
         #expect(second.raisedEpoch && second.membership.epoch == 2)
         #expect(second.membership.nodes.map(\.id) == ["n1", "n2"])
-        #expect(second.membership.nodes.allSatisfy { $0.isLive && $0.state == .active && $0.skuCount == 3 })
+        #expect(second.membership.node("n2")?.state == .joining)
+        #expect(second.membership.nodes.allSatisfy { $0.isLive && $0.skuCount == 3 })
+
+        // One change at a time: n3 waits until n2's join settles.
+        #expect(throws: MembershipStoreError.self) {
+            try MembershipStore.join(Self.node("n3"), leaseMilliseconds: 5000, connection)
+        }
+        // It settles once both report their handoffs done under epoch 2.
+        try MembershipStore.heartbeat("n1", leaseMilliseconds: 5000, skuCount: 3, handoff: .init(epoch: 2, toMove: 4, moved: 4, isFinished: true), connection)
+        #expect(try !MembershipStore.settleIfDone(connection))
+        try MembershipStore.heartbeat("n2", leaseMilliseconds: 5000, skuCount: 3, handoff: .init(epoch: 2, isFinished: true), connection)
+        #expect(try MembershipStore.settleIfDone(connection))
+        let settled = try MembershipStore.read(connection)
+        #expect(settled.epoch == 3 && settled.nodes.allSatisfy { $0.state == .active } && !settled.isRebalancing)
+        #expect(settled.node("n1")?.handoff == .init(epoch: 2, toMove: 4, moved: 4, isFinished: true))
 
         // A restart at the same addresses is not a new membership.
         let restart = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 5000, connection)
-        #expect(!restart.raisedEpoch && restart.membership.epoch == 2)
+        #expect(!restart.raisedEpoch && restart.membership.epoch == 3)
         // New addresses are.
         let moved = try MembershipStore.join(Self.node("n1", peerPort: 7001), leaseMilliseconds: 5000, connection)
-        #expect(moved.raisedEpoch && moved.membership.epoch == 3)
+        #expect(moved.raisedEpoch && moved.membership.epoch == 4)
         #expect(moved.membership.node("n1")?.peerAddress == "127.0.0.1:7001")
+    }
+
+    @Test func anOperatorAddsANodeAndRemovesOne() throws {
+        let postgres = try PostgresServer()
+        defer { postgres.kill() }
+        let connection = try PostgresConnection(url: postgres.url)
+        try MembershipStore.migrate(connection)
+        _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 5000, connection)
+        // Added before it runs: joining, not live until the node itself takes its lease.
+        #expect(try MembershipStore.add(Self.node("n2"), connection))
+        #expect(try !MembershipStore.add(Self.node("n2"), connection))
+        var membership = try MembershipStore.read(connection)
+        #expect(membership.node("n2")?.state == .joining && membership.node("n2")?.isLive == false)
+        let started = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 5000, connection)
+        #expect(!started.raisedEpoch && started.membership.node("n2")?.isLive == true)
+        #expect(throws: MembershipStoreError.self) { try MembershipStore.leave("n1", connection) }
+        for id in ["n1", "n2"] {
+            try MembershipStore.heartbeat(id, leaseMilliseconds: 5000, skuCount: 0, handoff: .init(epoch: 2, isFinished: true), connection)
+        }
+        #expect(try MembershipStore.settleIfDone(connection))
+
+        #expect(throws: MembershipStoreError.refused("n9 is not a member")) { try MembershipStore.leave("n9", connection) }
+        #expect(try MembershipStore.leave("n1", connection))
+        #expect(try !MembershipStore.leave("n1", connection))
+        membership = try MembershipStore.read(connection)
+        #expect(membership.epoch == 4 && membership.node("n1")?.state == .leaving)
+        #expect(membership.placement?.members.map(\.id) == ["n2"])
+        for id in ["n1", "n2"] {
+            try MembershipStore.heartbeat(id, leaseMilliseconds: 5000, skuCount: 0, handoff: .init(epoch: 4, isFinished: true), connection)
+        }
+        #expect(try MembershipStore.settleIfDone(connection))
+        membership = try MembershipStore.read(connection)
+        #expect(membership.node("n1")?.state == .down && membership.node("n2")?.state == .active)
+        #expect(throws: MembershipStoreError.refused("n2 is the last active node")) { try MembershipStore.leave("n2", connection) }
     }
 
     @Test func heartbeatsRenewTheLeaseAndReportTheEpoch() async throws {
@@ -48,6 +97,7 @@ struct MembershipStoreTests {
         let connection = try PostgresConnection(url: postgres.url)
         try MembershipStore.migrate(connection)
         _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 200, connection)
+        _ = try MembershipStore.add(Self.node("n2"), connection)
         _ = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 60_000, connection)
         #expect(try MembershipStore.heartbeat("n2", leaseMilliseconds: 60_000, skuCount: 17, connection) == 2)
         try await Task.sleep(for: .milliseconds(400))

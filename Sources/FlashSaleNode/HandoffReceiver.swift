@@ -1,0 +1,43 @@
+import FlashSaleCluster
+import FlashSaleCore
+import FlashSalePeer
+import FlashSaleRedis
+import Synchronization
+
+/// The new owner's side of a handoff: gathers a SKU's snapshot chunks and imports the whole
+/// snapshot into this node's shard, but only for a SKU this node owns under its membership.
+final class HandoffReceiver: Sendable {
+    private let nodeID: String
+    private let store: SKUStore
+    private let membership: @Sendable () -> Membership?
+    private let assembly = Mutex(HandoffAssembly())
+
+    init(nodeID: String, store: SKUStore, membership: @escaping @Sendable () -> Membership?) {
+        self.nodeID = nodeID
+        self.store = store
+        self.membership = membership
+    }
+
+    /// The caller has learnt the chunk's epoch first (a receiver behind it could refuse a SKU it owns).
+    func receive(_ chunk: HandoffChunk) async -> HandoffAnswer.Outcome {
+        let sku = chunk.state.sku
+        guard let membership = self.membership(), membership.owner(of: sku)?.id == self.nodeID else {
+            let epoch = self.membership()?.epoch ?? 0
+            return .refused("\(self.nodeID) does not own \(sku) under membership epoch \(epoch)")
+        }
+        switch self.assembly.withLock({ $0.receive(chunk, now: .now) }) {
+        case .incomplete(let next):
+            return .continueFrom(next: next)
+        case .refused(let why):
+            return .refused(why)
+        case .complete(let snapshot):
+            do {
+                // Imported now or by an earlier attempt: either way the SKU is here.
+                _ = try await self.store.importHandoff(snapshot)
+                return .imported
+            } catch {
+                return .refused("the import failed: \(error)")
+            }
+        }
+    }
+}
