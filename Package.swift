@@ -244,6 +244,8 @@ let package = Package(
                 "FlashSaleNode",
                 "FlashSaleCluster",
                 "FlashSaleRedis",
+                "FlashSalePostgres",
+                "FlashSaleSync",
                 "FlashSaleTesting",
                 "flashsale",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -76,7 +76,8 @@ struct ForwardingOperations: SaleOperations {
     /// Runs `operation` on this node's shard. While the SKU has a previous owner, a SKU this shard
     /// does not hold yet is asked of that node: it serves the SKU while it still holds it, answers
     /// `moved` (503) while the SKU is in transit, and `unknownSKU` when it never had it; only then
-    /// does a define create the SKU here.
+    /// does a define create the SKU here. (Scripts on a reservation answer `unknownReservation`
+    /// for a SKU the shard does not hold, so that answer is asked about too.)
     private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, epoch: Int64) async -> SaleOutcome {
         guard let previousOwner else { return await operation.run(on: self.local) }
         let outcome: SaleOutcome
@@ -89,12 +90,26 @@ struct ForwardingOperations: SaleOperations {
         } else {
             outcome = await operation.run(on: self.local)
         }
-        guard case .failure(.unknownSKU) = outcome else { return outcome }
-        let previous = await self.askPreviousOwner(previousOwner, operation, epoch: epoch)
-        if case .failure(.unknownSKU) = previous, case .defineSKU = operation {
-            return await operation.run(on: self.local)
+        switch outcome {
+        case .failure(.unknownSKU), .failure(.unknownReservation):
+            break
+        default:
+            return outcome
         }
-        return previous
+        let previous = await self.askPreviousOwner(previousOwner, operation, epoch: epoch)
+        switch (previous, operation) {
+        case (.failure(.unknownSKU), .defineSKU):
+            return await operation.run(on: self.local)
+        case (.failure(.moved), _):
+            // The SKU left the previous owner; it may have arrived here meanwhile, and then this
+            // shard's answer stands (a reservation it does not know is unknown).
+            guard case .failure(.unknownReservation) = outcome, (try? await self.local.skuState(operation.sku)) != nil else {
+                return previous
+            }
+            return await operation.run(on: self.local)
+        default:
+            return previous
+        }
     }
 
     private func askPreviousOwner(_ node: Membership.Node, _ operation: SaleOperation, epoch: Int64) async -> SaleOutcome {

@@ -11,76 +11,17 @@ import Testing
 /// launcher's certificates: every API call gives the same answer through each of the three nodes,
 /// for SKUs owned by each of them (issue 4's "done when").
 @Suite(.serialized) struct ClusterForwardingTests {
-    final class Cluster: @unchecked Sendable {
-        let postgres: PostgresServer
-        let shards: [TestShard]
-        let nodes: [NodeProcess]
-        let membership: Membership
+    static let membership = TestCluster.membership(active: ["n1", "n2", "n3"])
 
-        init() async throws {
-            let tls = try TestCertificates.make(nodes: ["n1", "n2", "n3"])
-            let postgres = try PostgresServer()
-            var shards: [TestShard] = []
-            for _ in 0..<3 { shards.append(try await TestShard.start()) }
-            self.nodes = try (0..<3).map { index in
-                try NodeProcess(
-                    id: "n\(index + 1)", redisURL: shards[index].server.url, postgresURL: postgres.url, settings: "{}",
-                    tlsDirectory: tls
-                )
-            }
-            self.postgres = postgres
-            self.shards = shards
-            self.membership = Membership(
-                epoch: 3,
-                nodes: (1...3).map { .init(id: "n\($0)", clientURL: "", peerAddress: "", redisURL: "", state: .active) }
-            )
-            do {
-                try await self.waitUntilEveryNodeSeesEveryNode()
-            } catch {
-                await self.close()
-                throw error
-            }
-        }
-
-        /// Ready, and every node sees all three active with no change in progress (each join is
-        /// one change: joining, then settled).
-        func waitUntilEveryNodeSeesEveryNode() async throws {
-            for node in self.nodes {
-                var agreed = false
-                for _ in 0..<300 where !agreed {
-                    if let (status, body) = try? await HTTP.call(node.httpPort, .get, "/v1/cluster"), status == 200,
-                        let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                        cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
-                        nodes.count == 3, nodes.allSatisfy({ $0["state"] as? String == "active" }),
-                        (try? await HTTP.call(node.httpPort, .get, "/readyz"))?.status == 200
-                    {
-                        agreed = true
-                    } else {
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                }
-                guard agreed else { throw TestServerError.didNotStart("node \(node.id) seeing all three nodes") }
-            }
-        }
-
-        /// A SKU name that placement gives to `owner`.
-        func sku(ownedBy owner: String, _ prefix: String) -> String {
-            (0...).lazy.map { "\(prefix)-\($0)" }.first { self.membership.owner(of: $0)?.id == owner }!
-        }
-
-        var ports: [Int] { self.nodes.map(\.httpPort) }
-
-        func close() async {
-            for node in self.nodes { node.signal(SIGKILL) }
-            for shard in self.shards { await shard.close() }
-            self.postgres.kill()
-        }
+    /// A SKU name that placement gives to `owner`.
+    static func sku(ownedBy owner: String, _ prefix: String) -> String {
+        (0...).lazy.map { "\(prefix)-\($0)" }.first { Self.membership.owner(of: $0)?.id == owner }!
     }
 
     /// Asks every node the same request and checks they all answer the same status and body.
     @discardableResult
     static func sameEverywhere(
-        _ cluster: Cluster,
+        _ cluster: TestCluster,
         _ method: HTTPRequest.Method,
         _ path: String,
         body: String? = nil,
@@ -100,7 +41,7 @@ import Testing
     }
 
     @Test func everyCallAnswersTheSameFromEveryNodeAndNothingOversells() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await TestCluster(nodes: 3)
         do {
             try await Self.checkEveryCall(cluster)
         } catch {
@@ -111,10 +52,10 @@ import Testing
         await cluster.close()
     }
 
-    static func checkEveryCall(_ cluster: Cluster) async throws {
+    static func checkEveryCall(_ cluster: TestCluster) async throws {
 
         for owner in ["n1", "n2", "n3"] {
-            let sku = cluster.sku(ownedBy: owner, "item")
+            let sku = Self.sku(ownedBy: owner, "item")
             let settings = #"{"stock": 5, "perUserLimit": 1, "reservationTtlSeconds": 600}"#
             // Defined through a node that does not own it; then the same definition again from every node.
             let entry = cluster.nodes.first { $0.id != owner }!
@@ -147,12 +88,12 @@ import Testing
             try await Self.sameEverywhere(cluster, .post, "/v1/skus/\(sku)/reservations/nope/commit", expect: 404)
             try await Self.sameEverywhere(cluster, .put, "/v1/skus/\(sku)", body: #"{"stock": 0}"#, expect: 409)
             try await Self.sameEverywhere(cluster, .post, "/v1/skus/\(sku)/reservations", body: #"{"user": 1}"#, expect: 400)
-            let unknown = cluster.sku(ownedBy: owner, "missing")
+            let unknown = Self.sku(ownedBy: owner, "missing")
             try await Self.sameEverywhere(cluster, .get, "/v1/skus/\(unknown)", expect: 404)
             try await Self.sameEverywhere(cluster, .post, "/v1/skus/\(unknown)/reservations", body: reserve, expect: 404)
 
             // A reservation that expires: commit is refused with 410 through every node.
-            let short = cluster.sku(ownedBy: owner, "short")
+            let short = Self.sku(ownedBy: owner, "short")
             _ = try await HTTP.call(cluster.ports[1], .put, "/v1/skus/\(short)", body: #"{"stock": 1, "reservationTtlSeconds": 1}"#)
             let held = try await HTTP.call(cluster.ports[2], .post, "/v1/skus/\(short)/reservations", body: reserve)
             let heldID = try #require(Self.field(held.body, "id"))
@@ -165,7 +106,7 @@ import Testing
 
         // The oversell test, for a SKU owned by each node: 200 buyers for 50 units, entering through all three nodes.
         for owner in ["n1", "n2", "n3"] {
-            let sku = cluster.sku(ownedBy: owner, "sale")
+            let sku = Self.sku(ownedBy: owner, "sale")
             #expect(try await HTTP.call(cluster.ports[0], .put, "/v1/skus/\(sku)", body: #"{"stock": 50}"#).status == 201)
             let statuses = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for buyer in 0..<200 {
@@ -190,7 +131,7 @@ import Testing
     }
 
     /// `GET /v1/cluster` agrees on the epoch, the nodes and their slots (SKU counts move with heartbeats).
-    static func sameEverywhereIgnoringCounts(_ cluster: Cluster) async throws -> (epoch: Int, slots: [String: Int]) {
+    static func sameEverywhereIgnoringCounts(_ cluster: TestCluster) async throws -> (epoch: Int, slots: [String: Int]) {
         var views: [String] = []
         var last: (Int, [String: Int]) = (0, [:])
         for port in cluster.ports {
@@ -209,21 +150,3 @@ import Testing
     }
 }
 
-/// One HTTP request on its own connection, as a buyer's client would send it.
-enum HTTP {
-    static func call(
-        _ port: Int,
-        _ method: HTTPRequest.Method,
-        _ path: String,
-        body: String? = nil
-    ) async throws -> (status: Int, body: String) {
-        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-            var headers: HTTPFields = [.authorization: "Bearer test"]
-            if body != nil { headers[.contentType] = "application/json" }
-            let response = try await client.execute(
-                .init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
-            )
-            return (response.status.code, response.body.map { String(buffer: $0) } ?? "")
-        }
-    }
-}

@@ -1,0 +1,96 @@
+import FlashSaleCluster
+import FlashSaleTesting
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Real `flashsale node` processes with their own Redis shards, one PostgreSQL and the launcher's
+/// certificates. Nodes can be added while it runs; `close` stops everything by PID.
+final class TestCluster: @unchecked Sendable {
+    let postgres: PostgresServer
+    private(set) var shards: [TestShard] = []
+    private(set) var nodes: [NodeProcess] = []
+    let tls: URL
+
+    /// Starts n1...n`count` (certificates also for the next `spare` ids, to add later) and waits
+    /// until every one of them sees all of them active.
+    init(nodes count: Int, spare: Int = 0) async throws {
+        self.tls = try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" })
+        self.postgres = try PostgresServer()
+        do {
+            for index in 1...count { try await self.start("n\(index)") }
+            try await self.waitUntilSettled(active: Set((1...count).map { "n\($0)" }))
+        } catch {
+            await self.close()
+            throw error
+        }
+    }
+
+    /// Starts a node with a fresh shard; it joins the cluster by itself.
+    func start(_ id: String) async throws {
+        let shard = try await TestShard.start()
+        self.shards.append(shard)
+        self.nodes.append(
+            try NodeProcess(id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: "{}", tlsDirectory: self.tls)
+        )
+    }
+
+    func node(_ id: String) -> NodeProcess { self.nodes.first { $0.id == id }! }
+    func shard(of id: String) -> TestShard { self.shards[self.nodes.firstIndex { $0.id == id }!] }
+
+    /// Waits until every node in `active` answers /readyz and sees exactly `active` as its active
+    /// nodes with no change in progress (each join or leave is one change: started, then settled).
+    func waitUntilSettled(active: Set<String>, seconds: Int = 60) async throws {
+        for id in active.sorted() {
+            var settled = false
+            for _ in 0..<(seconds * 10) where !settled {
+                let port = self.node(id).httpPort
+                if let (status, body) = try? await HTTP.call(port, .get, "/v1/cluster"), status == 200,
+                    let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                    cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
+                    Set(nodes.filter { $0["state"] as? String == "active" }.compactMap { $0["id"] as? String }) == active,
+                    (try? await HTTP.call(port, .get, "/readyz"))?.status == 200
+                {
+                    settled = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            guard settled else { throw TestServerError.didNotStart("node \(id) seeing \(active.sorted()) active") }
+        }
+    }
+
+    /// The owners a settled membership of `active` nodes gives SKUs (placement does not depend on the epoch).
+    static func membership(active: [String]) -> Membership {
+        Membership(epoch: 1, nodes: active.map { .init(id: $0, clientURL: "", peerAddress: "", redisURL: "", state: .active) })
+    }
+
+    var ports: [Int] { self.nodes.map(\.httpPort) }
+
+    func close() async {
+        for node in self.nodes { node.signal(SIGKILL) }
+        for shard in self.shards { await shard.close() }
+        self.postgres.kill()
+    }
+}
+
+/// One HTTP request on its own connection, as a buyer's client would send it.
+enum HTTP {
+    static func call(
+        _ port: Int,
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        body: String? = nil
+    ) async throws -> (status: Int, body: String) {
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            var headers: HTTPFields = [.authorization: "Bearer test"]
+            if body != nil { headers[.contentType] = "application/json" }
+            let response = try await client.execute(
+                .init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+            )
+            return (response.status.code, response.body.map { String(buffer: $0) } ?? "")
+        }
+    }
+}
