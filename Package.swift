@@ -152,11 +152,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The operator's side of the admin API: add and remove nodes, follow their progress.
+        .target(
+            name: "FlashSaleAdmin",
+            dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // The executable only parses arguments, bootstraps logging and metrics, and runs a ServiceGroup.
         .executableTarget(
             name: "flashsale",
             dependencies: [
                 "FlashSaleNode",
+                "FlashSaleAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -179,6 +187,11 @@ let package = Package(
         .testTarget(
             name: "FlashSaleCoreTests",
             dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleAdminTests",
+            dependencies: ["FlashSaleAdmin"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -290,26 +290,78 @@ wait_nodes_ready() {
   done
 }
 
-# Waits until every node URL given reports the same membership epoch in /v1/cluster, with
-# $2 nodes in it: each node has then read the membership that the others joined, so all of them
-# route every SKU to the same owner.
+# Waits until every node URL given reports the same membership epoch in /v1/cluster, with $2
+# active nodes and no change in progress: each node has then read the membership that the others
+# joined (each join is a change: joining, then settled), so all of them route every SKU to the same owner.
 wait_cluster_agrees() {
-  local seconds="$1" expected="$2" deadline=$(($SECONDS + $1)) url epochs
+  local seconds="$1" expected="$2" deadline=$(($SECONDS + $1)) url views
   shift 2
   while :; do
-    epochs="$(for url in "$@"; do
-      curl -s --max-time 2 "$url/v1/cluster" | jq -r '"\(.epoch) \(.nodes | length)"' 2>/dev/null || echo "none"
+    views="$(for url in "$@"; do
+      curl -s --max-time 2 "$url/v1/cluster" \
+        | jq -r '"\(.epoch) \([.nodes[] | select(.state == "active")] | length) \(.rebalancing)"' 2>/dev/null || echo "none"
     done | sort -u)"
-    if [ "$(wc -l <<<"$epochs")" -eq 1 ] && [ "${epochs#* }" = "$expected" ]; then
-      say "every node is at membership epoch ${epochs%% *} with $expected node(s)"
+    if [ "$(wc -l <<<"$views")" -eq 1 ] && [ "${views#* }" = "$expected false" ]; then
+      say "every node is at membership epoch ${views%% *} with $expected active node(s)"
       return 0
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      say "the nodes do not agree on the membership after $seconds s: $(tr '\n' ';' <<<"$epochs")" >&2
+      say "the nodes do not agree on a settled membership after $seconds s (epoch, active nodes, rebalancing): $(tr '\n' ';' <<<"$views")" >&2
       return 1
     fi
     sleep 0.25
   done
+}
+
+# The URLs of the nodes in cluster.json whose process runs, one a line.
+running_node_urls() {
+  local id
+  for id in $(jq -r '.nodes[].id' "$STATE_FILE"); do
+    live_pid "$PIDS/$id.pid" >/dev/null && node_field "$id" clientUrl
+  done
+  return 0
+}
+
+# Runs `flashsale admin SUBCOMMAND` against the first running node with the cluster's admin token.
+admin() {
+  local binary url
+  binary="$(head -n 1 "$STATE/nodes/$(jq -r '.nodes[0].id' "$STATE_FILE").args")"
+  url="${ADMIN_URL:-$(running_node_urls | sed -n 1p)}"
+  [ -n "$url" ] || die "no node of the cluster is running"
+  "$binary" admin "$@" --url "$url" --admin-token-file "$STATE/admin-token"
+}
+
+# Starts the Redis shard of node $1 on port $2 (appendonly, fsync policy $3), in state/redis-ID.
+start_redis() {
+  local id="$1" port="$2" appendfsync="$3"
+  mkdir -p "$STATE/redis-$id"
+  say "starting Redis shard redis-$id on 127.0.0.1:$port (appendonly, appendfsync $appendfsync)"
+  start_daemon "$PIDS/redis-$id.pid" "$STATE/logs/redis-$id.log" \
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/redis-$id" \
+    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no
+}
+
+# Writes node $1's command line (one argument a line) for start_node: binary $2, HTTP port $3,
+# peer port $4, Redis port $5, PostgreSQL URL $6.
+write_node_args() {
+  printf '%s\n' "$2" node --id "$1" --http-host 127.0.0.1 --http-port "$3" \
+    --redis-url "redis://127.0.0.1:$5" --postgres-url "$6" \
+    --peer-address "127.0.0.1:$4" --admin-token-file "$STATE/admin-token" \
+    --tls-directory "$STATE/tls" >"$STATE/nodes/$1.args"
+}
+
+# Waits until Redis answers PONG on port $2 (shard of node $1), at most 10 s.
+wait_redis() {
+  local id="$1" port="$2" pong=""
+  for _ in $(seq 1 100); do
+    pong="$( (exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'PING\r\n' >&3 && read -r -t 2 line <&3 \
+      && printf '%s' "${line%$'\r'}") 2>/dev/null || true)"
+    [ "$pong" = "+PONG" ] && return 0
+    live_pid "$PIDS/redis-$id.pid" >/dev/null || break
+    sleep 0.1
+  done
+  tail -n 20 "$STATE/logs/redis-$id.log" >&2 || true
+  die "Redis shard redis-$id did not start on port $port"
 }
 
 # Every process recorded in pids/ that still runs, as "NAME PID" lines.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Configuration
+import FlashSaleAdmin
+import FlashSaleCore
 import FlashSaleNode
 import FlashSaleSync
 import Foundation
@@ -14,7 +16,7 @@ struct FlashSale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flashsale",
         abstract: "A distributed flash-sale coordinator.",
-        subcommands: [Node.self, Audit.self]
+        subcommands: [Node.self, Audit.self, Admin.self]
     )
 }
 
@@ -136,6 +138,89 @@ struct Audit: AsyncParsableCommand {
                     throw ExitCode(2)
                 }
                 try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add and remove nodes, and show the cluster, through any node's admin API.",
+        subcommands: [AddNode.self, RemoveNode.self, Status.self]
+    )
+
+    struct Connection: ParsableArguments {
+        @Option(help: "Any node's client URL.") var url: String = "http://127.0.0.1:8080"
+        @Option(help: "File holding the admin bearer token (or FLASHSALE_ADMIN_TOKEN).") var adminTokenFile: String?
+        @Option(help: "How long to wait for the change to finish.") var waitSeconds: Int = 300
+
+        func client() throws -> AdminClient {
+            guard let url = URL(string: self.url), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--url must be an http:// URL")
+            }
+            var token = ProcessInfo.processInfo.environment["FLASHSALE_ADMIN_TOKEN"]
+            if let file = self.adminTokenFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+                token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard let token, !token.isEmpty else { throw ValidationError("--admin-token-file or FLASHSALE_ADMIN_TOKEN is required") }
+            return AdminClient(baseURL: url, token: token)
+        }
+    }
+
+    struct AddNode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a node (POST /v1/cluster/nodes) and show progress until its SKUs have moved to it."
+        )
+        @OptionGroup var connection: Connection
+        @Option(help: "The new node's id.") var id: String
+        @Option(help: "Its client URL.") var clientUrl: String
+        @Option(help: "Its peer address host:port.") var peerAddress: String
+        @Option(help: "Its Redis shard, redis://host:port.") var redisUrl: String
+        @Option(help: "Its relative capacity.") var weight: Double = 1
+
+        func run() async throws {
+            let node = NodeRegistration(id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl, weight: self.weight)
+            let client = try self.connection.client()
+            _ = try await client.change(
+                { (admin) throws(AdminError) in try await admin.addNode(node) },
+                until: { $0.isSettled(node: node.id, in: "active") },
+                timeout: .seconds(self.connection.waitSeconds),
+                report: { print($0) }
+            )
+            print("\(node.id) is active")
+        }
+    }
+
+    struct RemoveNode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a node (DELETE /v1/cluster/nodes/{id}) and show progress until it has handed over its SKUs."
+        )
+        @OptionGroup var connection: Connection
+        @Option(help: "The node's id.") var id: String
+
+        func run() async throws {
+            let client = try self.connection.client()
+            _ = try await client.change(
+                { (admin) throws(AdminError) in try await admin.removeNode(self.id) },
+                until: { $0.isSettled(node: self.id, in: "down") },
+                timeout: .seconds(self.connection.waitSeconds),
+                report: { print($0) }
+            )
+            print("\(self.id) is down: it holds no SKUs and may be stopped")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the membership and any change in progress.")
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            let view = try await self.connection.client().cluster()
+            print(view.progressLine)
+            for node in view.nodes {
+                let handoff = node.handoff.map { " handoff \($0.moved)/\($0.toMove)\($0.finished ? " finished" : "")" } ?? ""
+                print("  \(node.id)  \(node.state)  \(node.clientUrl)  \(node.skuCount) SKUs  \(node.slots) slots\(handoff)")
             }
         }
     }

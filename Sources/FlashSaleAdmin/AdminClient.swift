@@ -1,0 +1,122 @@
+public import FlashSaleCore
+public import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Calls one node's admin API: `GET /v1/cluster`, `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`.
+public struct AdminClient: Sendable {
+    public let baseURL: URL
+    public let token: String
+
+    public init(baseURL: URL, token: String) {
+        self.baseURL = baseURL
+        self.token = token
+    }
+
+    public func cluster() async throws(AdminError) -> ClusterView {
+        let (status, body) = try await self.send("GET", "/v1/cluster")
+        guard status == 200 else { throw Self.error(status, body) }
+        do {
+            return try JSONDecoder().decode(ClusterView.self, from: body)
+        } catch {
+            throw .unexpected("GET /v1/cluster answered \(String(decoding: body, as: UTF8.self))")
+        }
+    }
+
+    public func addNode(_ registration: NodeRegistration) async throws(AdminError) {
+        let body = JSONWriter.object {
+            $0.field("id", registration.id)
+            $0.field("clientUrl", registration.clientUrl)
+            $0.field("peerAddress", registration.peerAddress)
+            $0.field("redisUrl", registration.redisUrl)
+            $0.field("weight", registration.weight)
+        }
+        let (status, answer) = try await self.send("POST", "/v1/cluster/nodes", body: Data(body.utf8))
+        guard status == 202 else { throw Self.error(status, answer) }
+    }
+
+    public func removeNode(_ id: String) async throws(AdminError) {
+        let path = "/v1/cluster/nodes/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)
+        let (status, answer) = try await self.send("DELETE", path)
+        guard status == 202 else { throw Self.error(status, answer) }
+    }
+
+    /// Makes a membership change, retrying while another change is in progress, then follows the
+    /// cluster until `done`, reporting each new progress line. Throws `.timedOut` past `timeout`.
+    public func change(
+        _ call: (AdminClient) async throws(AdminError) -> Void,
+        until done: (ClusterView) -> Bool,
+        timeout: Duration,
+        report: (String) -> Void
+    ) async throws(AdminError) -> ClusterView {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                try await call(self)
+                break
+            } catch where error.isRetryable && ContinuousClock.now < deadline {
+                report("waiting: \(error)")
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        var last = ""
+        while true {
+            let view = try await self.cluster()
+            if view.progressLine != last {
+                last = view.progressLine
+                report(last)
+            }
+            if done(view) { return view }
+            guard ContinuousClock.now < deadline else { throw .timedOut(last) }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    private func send(_ method: String, _ path: String, body: Data? = nil) async throws(AdminError) -> (Int, Data) {
+        var request = URLRequest(url: self.baseURL.appendingPathComponent(path))
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        request.setValue("Bearer \(self.token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        } catch {
+            throw .unreachable("\(method) \(self.baseURL.absoluteString)\(path): \(error.localizedDescription)")
+        }
+    }
+
+    private static func error(_ status: Int, _ body: Data) -> AdminError {
+        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        let code = object?["error"] as? String ?? "http_\(status)"
+        let message = object?["message"] as? String ?? String(decoding: body, as: UTF8.self)
+        return .refused(status: status, code: code, message: message)
+    }
+}
+
+public enum AdminError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unreachable(String)
+    case refused(status: Int, code: String, message: String)
+    case unexpected(String)
+    /// The change did not finish in time; the last progress seen.
+    case timedOut(String)
+
+    /// Another change is in progress: the same call may succeed later.
+    public var isRetryable: Bool {
+        if case .refused(_, let code, _) = self { return code == "change_in_progress" || code == "unavailable" }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .unreachable(let why): "cannot reach the node: \(why)"
+        case .refused(let status, let code, let message): "\(status) \(code): \(message)"
+        case .unexpected(let what): what
+        case .timedOut(let last): "not done in time; last seen: \(last)"
+        }
+    }
+}

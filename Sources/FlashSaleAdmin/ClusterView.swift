@@ -1,0 +1,48 @@
+public import FlashSaleCore
+
+/// `GET /v1/cluster` as an operator's tool reads it, and what it says about a change in progress.
+public struct ClusterView: Sendable, Hashable, Decodable {
+    public struct Node: Sendable, Hashable, Decodable {
+        public var id: String
+        public var clientUrl: String
+        public var peerAddress: String
+        public var state: String
+        public var skuCount: Int64
+        public var slots: Int64
+        public var handoff: Handoff?
+    }
+
+    public struct Handoff: Sendable, Hashable, Decodable {
+        public var toMove: Int64
+        public var moved: Int64
+        public var failedAttempts: Int64
+        public var finished: Bool
+    }
+
+    public var epoch: Int64
+    public var rebalancing: Bool
+    public var nodes: [Node]
+
+    public func node(_ id: String) -> Node? { self.nodes.first { $0.id == id } }
+
+    /// True when no change is in progress and node `id` is in `state` (`active` after a join,
+    /// `down` after a leave).
+    public func isSettled(node id: String, in state: String) -> Bool {
+        !self.rebalancing && self.node(id)?.state == state
+    }
+
+    /// SKUs to move, moved and failed attempts, summed over the nodes that reported this epoch.
+    public var progress: (toMove: Int64, moved: Int64, failedAttempts: Int64) {
+        self.nodes.compactMap(\.handoff).reduce((0, 0, 0)) { sum, handoff in
+            (sum.0 + handoff.toMove, sum.1 + handoff.moved, sum.2 + handoff.failedAttempts)
+        }
+    }
+
+    /// One line for a progress display.
+    public var progressLine: String {
+        let (toMove, moved, failed) = self.progress
+        let states = self.nodes.map { "\($0.id) \($0.state)" }.joined(separator: ", ")
+        let change = self.rebalancing ? "rebalancing" : "settled"
+        return "epoch \(self.epoch), \(change): \(moved) of \(toMove) SKUs moved, \(failed) failed attempts (retried); \(states)"
+    }
+}

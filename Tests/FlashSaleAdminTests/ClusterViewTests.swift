@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+@testable import FlashSaleAdmin
+
+struct ClusterViewTests {
+    static let joining = #"""
+        {"epoch": 4, "rebalancing": true, "nodes": [
+          {"id": "n1", "clientUrl": "http://127.0.0.1:1", "peerAddress": "127.0.0.1:2", "state": "active", "skuCount": 7,
+           "slots": 2048, "handoff": {"toMove": 5, "moved": 3, "failedAttempts": 1, "finished": false}},
+          {"id": "n2", "clientUrl": "http://127.0.0.1:3", "peerAddress": "127.0.0.1:4", "state": "joining", "skuCount": 3,
+           "slots": 2048}],
+         "syncer": {"leader": "n1", "fencingEpoch": 2, "lagSeconds": null}}
+        """#
+
+    @Test func aChangeInProgressShowsItsProgressAndIsNotSettled() throws {
+        let view = try JSONDecoder().decode(ClusterView.self, from: Data(Self.joining.utf8))
+        #expect(view.progress == (5, 3, 1))
+        #expect(!view.isSettled(node: "n2", in: "active"))
+        #expect(view.progressLine == "epoch 4, rebalancing: 3 of 5 SKUs moved, 1 failed attempts (retried); n1 active, n2 joining")
+    }
+
+    @Test func aSettledClusterWithTheNodeActiveIsDone() throws {
+        let settled = Self.joining.replacingOccurrences(of: "\"rebalancing\": true", with: "\"rebalancing\": false")
+            .replacingOccurrences(of: "\"joining\"", with: "\"active\"")
+        let view = try JSONDecoder().decode(ClusterView.self, from: Data(settled.utf8))
+        #expect(view.isSettled(node: "n2", in: "active"))
+        #expect(!view.isSettled(node: "n2", in: "down"))
+        #expect(!view.isSettled(node: "n9", in: "active"))
+    }
+}
