@@ -3,6 +3,7 @@ import FlashSaleCore
 import FlashSalePeer
 import FlashSaleRedis
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -20,6 +21,14 @@ final class Rebalancer: Service, Sendable {
     private let done: @Sendable () -> Void
     private let logger: Logger
     private let reported = Mutex<Membership.HandoffReport?>(nil)
+    private let movedCounter = Counter(label: "flashsale_handoff_skus_moved_total")
+    private let failedCounter = Counter(label: "flashsale_handoff_failed_attempts_total")
+    /// The longest a SKU of this node was frozen (from its export until the new owner had it):
+    /// the longest a SKU was unavailable during a change, as this node saw it.
+    private let longestFreeze = Mutex<Duration>(.zero)
+    /// When each SKU in a move was first frozen here: a move retried after a failure counts from then.
+    private let frozenSince = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let longestFreezeGauge = Gauge(label: "flashsale_handoff_longest_freeze_seconds")
 
     /// `done` is called when this node has nothing more to move under the current epoch.
     init(
@@ -66,6 +75,7 @@ final class Rebalancer: Service, Sendable {
                     }
                     switch await group.next() {
                     case .moved(let sku, let epoch, let succeeded)?:
+                        if succeeded { self.movedCounter.increment() } else { self.failedCounter.increment() }
                         // A move started under an earlier plan's epoch counts for nothing in this one.
                         guard var current = work, current.plan.epoch == epoch else { break }
                         if succeeded { current.plan.completed(sku) } else { current.plan.failed(sku, now: .now) }
@@ -152,16 +162,24 @@ final class Rebalancer: Service, Sendable {
             let owner = membership.node(move.to), let endpoint = PeerEndpoint(nodeID: owner.id, address: owner.peerAddress),
             let peers = self.peers()
         else { return false }
+        let exportedAt = ContinuousClock.now
         do {
             guard case .snapshot(let snapshot) = try await self.store.exportForHandoff(move.sku) else {
                 // Never here, or already handed over and acknowledged.
                 return true
+            }
+            let frozenAt = self.frozenSince.withLock { since in
+                let at = since[move.sku] ?? exportedAt
+                since[move.sku] = at
+                return at
             }
             for chunk in HandoffChunk.split(snapshot, senderEpoch: epoch) {
                 switch try await peers.handOff(chunk, to: endpoint).outcome {
                 case .continueFrom:
                     continue
                 case .imported:
+                    self.recordFreeze(ContinuousClock.now - frozenAt)
+                    self.frozenSince.withLock { $0[move.sku] = nil }
                     try await self.store.finishHandoff(move.sku)
                     return true
                 case .refused(let why):
@@ -174,5 +192,13 @@ final class Rebalancer: Service, Sendable {
             self.logger.info("a handoff failed", metadata: ["sku": "\(move.sku)", "to": "\(move.to)", "error": "\(error)"])
             return false
         }
+    }
+
+    private func recordFreeze(_ duration: Duration) {
+        let longest = self.longestFreeze.withLock { longest in
+            longest = max(longest, duration)
+            return longest
+        }
+        self.longestFreezeGauge.record(Double(longest.components.seconds) + Double(longest.components.attoseconds) / 1e18)
     }
 }
