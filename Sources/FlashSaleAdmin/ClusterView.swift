@@ -10,6 +10,7 @@ public struct ClusterView: Sendable, Hashable, Decodable {
         public var skuCount: Int64
         public var slots: Int64
         public var handoff: Handoff?
+        public var adoptedBy: String?
     }
 
     public struct Handoff: Sendable, Hashable, Decodable {
@@ -41,7 +42,9 @@ public struct ClusterView: Sendable, Hashable, Decodable {
     /// One line for a progress display.
     public var progressLine: String {
         let (toMove, moved, failed) = self.progress
-        let states = self.nodes.map { "\($0.id) \($0.state)" }.joined(separator: ", ")
+        let states = self.nodes.map { node in
+            "\(node.id) \(node.state)" + (node.adoptedBy.map { " (served by \($0))" } ?? "")
+        }.joined(separator: ", ")
         let change = self.rebalancing ? "rebalancing" : "settled"
         return "epoch \(self.epoch), \(change): \(moved) of \(toMove) SKUs moved, \(failed) failed attempts (retried); \(states)"
     }

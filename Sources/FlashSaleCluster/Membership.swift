@@ -25,6 +25,9 @@ public struct Membership: Sendable, Hashable {
         public var skuCount: Int64
         /// What the node last reported of its handoffs.
         public var handoff: HandoffReport
+        /// While the node is gone (its lease expired), the live node that serves its SKUs from its
+        /// Redis shard; nil while the node serves them itself.
+        public var adoptedBy: String?
 
         public init(
             id: String,
@@ -35,7 +38,8 @@ public struct Membership: Sendable, Hashable {
             weight: Double = 1,
             isLive: Bool = true,
             skuCount: Int64 = 0,
-            handoff: HandoffReport = .init(epoch: 0)
+            handoff: HandoffReport = .init(epoch: 0),
+            adoptedBy: String? = nil
         ) {
             self.id = id
             self.clientURL = clientURL
@@ -46,6 +50,7 @@ public struct Membership: Sendable, Hashable {
             self.isLive = isLive
             self.skuCount = skuCount
             self.handoff = handoff
+            self.adoptedBy = adoptedBy
         }
 
         /// The same node, as far as the membership goes: heartbeats and counts do not change it.
@@ -121,6 +126,25 @@ public struct Membership: Sendable, Hashable {
     public func previousOwner(of sku: String) -> Node? {
         guard let previous = self.previousPlacement?.owner(of: sku), previous != self.placement?.owner(of: sku) else { return nil }
         return self.node(previous)
+    }
+
+    /// The node that runs calls on `owner`'s shard: `owner` itself, or the node that adopted its
+    /// shard while it is gone.
+    public func server(of owner: Node) -> Node {
+        owner.adoptedBy.flatMap { self.node($0) } ?? owner
+    }
+
+    /// The shards `adopter` should adopt now: those of nodes that own SKUs (active or leaving),
+    /// whose lease has expired, and that no live node serves. Each goes to one survivor, the live
+    /// active node with the lowest id, so that two survivors never race for the same shard.
+    public func shardsToAdopt(by adopter: String) -> [Node] {
+        let live = self.nodes.filter { $0.isLive && $0.state == .active }
+        guard live.first?.id == adopter else { return [] }
+        return self.nodes.filter { node in
+            guard node.state == .active || node.state == .leaving, !node.isLive else { return false }
+            guard let current = node.adoptedBy else { return true }
+            return self.node(current)?.isLive != true
+        }
     }
 
     /// How many of the 4,096 placement slots each owning node holds.

@@ -10,6 +10,8 @@ public struct ClusterStatus: Sendable, Hashable {
         public var slots: Int64
         /// The node's handoffs as it last reported them; nil when it has reported none under this epoch.
         public var handoff: Handoff?
+        /// The live node serving this node's shard while it is gone.
+        public var adoptedBy: String?
 
         public init(
             id: String,
@@ -18,7 +20,8 @@ public struct ClusterStatus: Sendable, Hashable {
             state: String,
             skuCount: Int64,
             slots: Int64,
-            handoff: Handoff? = nil
+            handoff: Handoff? = nil,
+            adoptedBy: String? = nil
         ) {
             self.id = id
             self.clientUrl = clientUrl
@@ -27,6 +30,7 @@ public struct ClusterStatus: Sendable, Hashable {
             self.skuCount = skuCount
             self.slots = slots
             self.handoff = handoff
+            self.adoptedBy = adoptedBy
         }
     }
 

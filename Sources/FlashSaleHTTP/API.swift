@@ -118,6 +118,7 @@ struct API: Sendable {
                 $0.field("state", node.state)
                 $0.field("skuCount", node.skuCount)
                 $0.field("slots", node.slots)
+                if let adopter = node.adoptedBy { $0.field("adoptedBy", adopter) }
                 if let handoff = node.handoff {
                     $0.raw(
                         "handoff",

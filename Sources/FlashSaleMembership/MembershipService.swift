@@ -154,20 +154,39 @@ public final class MembershipService: Service {
         let (id, lease, handoff) = (self.node.id, self.settings.leaseMilliseconds, self.handoff())
         let rebalancing = self.current?.isRebalancing ?? false
         do {
-            let (epoch, settled) = try await self.postgres.withConnection { connection in
-                let epoch = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoff, connection)
+            let (beat, settled) = try await self.postgres.withConnection { connection in
+                let beat = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoff, connection)
                 // Any node may end a change once every node has reported its handoffs done.
-                return (epoch, rebalancing ? try MembershipStore.settleIfDone(connection) : false)
+                return (beat, rebalancing ? try MembershipStore.settleIfDone(connection) : false)
             }
-            self.observe(epoch: epoch)
+            self.observe(epoch: beat.epoch)
             // Read even at the same epoch now and then: the liveness and SKU counts of the others change.
             await self.read()
-            if settled, let membership = self.current {
-                self.logger.info("membership change settled", metadata: ["epoch": "\(membership.epoch)"])
-                await self.announce(membership)
-            }
+            if beat.reclaimed { self.logger.notice("took this node's shard back from the node that adopted it") }
+            if settled { self.logger.info("membership change settled", metadata: ["epoch": "\(self.current?.epoch ?? 0)"]) }
+            let adopted = await self.adoptGoneShards()
+            if beat.reclaimed || settled || adopted, let membership = self.current { await self.announce(membership) }
         } catch {
             self.logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Adopts the shards of nodes whose lease has expired when this node is the survivor chosen
+    /// for them (`Membership.shardsToAdopt`). True when it adopted any.
+    private func adoptGoneShards() async -> Bool {
+        guard let gone = self.current?.shardsToAdopt(by: self.node.id), !gone.isEmpty else { return false }
+        let id = self.node.id
+        do {
+            let adopted = try await self.postgres.withConnection { connection in
+                try gone.filter { try MembershipStore.adopt($0.id, by: id, connection) }.map(\.id)
+            }
+            guard !adopted.isEmpty else { return false }
+            self.logger.notice("adopted the shards of gone nodes", metadata: ["nodes": "\(adopted)"])
+            await self.read()
+            return true
+        } catch {
+            self.logger.warning("cannot adopt the shards of gone nodes", metadata: ["error": "\(error)"])
+            return false
         }
     }
 

@@ -22,6 +22,8 @@ public enum MembershipStore {
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_moved bigint NOT NULL DEFAULT 0",
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_failed bigint NOT NULL DEFAULT 0",
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_finished boolean NOT NULL DEFAULT false",
+        // The live node serving this node's shard while it is gone.
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS adopted_by text",
     ]
 
     public static func migrate(_ connection: PostgresConnection) throws {
@@ -41,9 +43,10 @@ public enum MembershipStore {
         leaseMilliseconds: Int,
         _ connection: PostgresConnection
     ) throws -> (membership: Membership, raisedEpoch: Bool) {
-        let raised = try Self.change(connection, lease: (node.id, leaseMilliseconds)) { $0.join(node) }
-        if !raised { try Self.heartbeat(node.id, leaseMilliseconds: leaseMilliseconds, skuCount: node.skuCount, connection) }
-        return (try Self.read(connection), raised)
+        let joined = try Self.change(connection, lease: (node.id, leaseMilliseconds)) { $0.join(node) }
+        // A restart: the heartbeat takes the lease, and the shard back if a survivor adopted it.
+        let reclaimed = joined ? false : try Self.heartbeat(node.id, leaseMilliseconds: leaseMilliseconds, skuCount: node.skuCount, connection).reclaimed
+        return (try Self.read(connection), joined || reclaimed)
     }
 
     /// `POST /v1/cluster/nodes`: an operator adds a node before or after starting it. Its lease
@@ -112,9 +115,10 @@ public enum MembershipStore {
         )
     }
 
-    /// Renews the node's lease and reports its SKU count; answers the current epoch, so that the
-    /// heartbeat is also the poll that notices a membership change a notification missed.
-    /// `handoff`, when given, is the node's handoff progress.
+    /// Renews the node's lease and reports its SKU count (and handoff progress); answers the
+    /// current epoch, so that the heartbeat is also the poll that notices a membership change a
+    /// notification missed. A node whose shard a survivor adopted while it was gone takes it
+    /// back here, under a new epoch (`reclaimed`).
     @discardableResult
     public static func heartbeat(
         _ nodeID: String,
@@ -122,26 +126,55 @@ public enum MembershipStore {
         skuCount: Int64,
         handoff: Membership.HandoffReport? = nil,
         _ connection: PostgresConnection
-    ) throws -> Int64 {
-        let rows = try connection.execute(
-            """
-            WITH beat AS (
+    ) throws -> (epoch: Int64, reclaimed: Bool) {
+        try connection.transaction {
+            let rows = try connection.execute(
+                """
                 UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', sku_count = $3,
                     handoff_epoch = coalesce($4::bigint, handoff_epoch), handoff_to_move = coalesce($5::bigint, handoff_to_move),
                     handoff_moved = coalesce($6::bigint, handoff_moved), handoff_failed = coalesce($7::bigint, handoff_failed),
                     handoff_finished = coalesce($8::boolean, handoff_finished)
-                WHERE id = $1 RETURNING id)
-            SELECT e.epoch, (SELECT count(*) FROM beat) FROM cluster_epoch e WHERE e.id = 1
-            """,
-            [
-                nodeID, String(leaseMilliseconds), String(skuCount), handoff.map { String($0.epoch) },
-                handoff.map { String($0.toMove) }, handoff.map { String($0.moved) }, handoff.map { String($0.failedAttempts) },
-                handoff.map { $0.isFinished ? "true" : "false" },
-            ]
-        )
-        guard let row = rows.first, let epoch = Int64(row[0] ?? ""), row[1] == "1" else {
-            throw MembershipStoreError.notAMember(nodeID)
+                WHERE id = $1 RETURNING adopted_by IS NOT NULL
+                """,
+                [
+                    nodeID, String(leaseMilliseconds), String(skuCount), handoff.map { String($0.epoch) },
+                    handoff.map { String($0.toMove) }, handoff.map { String($0.moved) }, handoff.map { String($0.failedAttempts) },
+                    handoff.map { $0.isFinished ? "true" : "false" },
+                ]
+            )
+            guard let row = rows.first else { throw MembershipStoreError.notAMember(nodeID) }
+            if row[0] == "t" {
+                let epoch = try Self.raiseEpoch(connection)
+                try connection.execute("UPDATE cluster_nodes SET adopted_by = NULL, changed_epoch = $2 WHERE id = $1", [nodeID, String(epoch)])
+                return (epoch, true)
+            }
+            guard let epoch = Int64(try connection.execute("SELECT epoch FROM cluster_epoch WHERE id = 1").first?[0] ?? "") else {
+                throw MembershipStoreError.malformed("cluster_epoch has no row")
+            }
+            return (epoch, false)
         }
+    }
+
+    /// `adopter` serves the shard of `nodeID`, which is gone, under a new epoch. Checked again
+    /// under the epoch row's lock: nothing happens (false) unless the node's lease has still
+    /// expired and no live node serves its shard.
+    public static func adopt(_ nodeID: String, by adopter: String, _ connection: PostgresConnection) throws -> Bool {
+        try connection.transaction {
+            _ = try connection.execute("SELECT epoch FROM cluster_epoch WHERE id = 1 FOR UPDATE")
+            let membership = try Self.read(connection)
+            guard membership.shardsToAdopt(by: adopter).contains(where: { $0.id == nodeID }) else { return false }
+            let epoch = try Self.raiseEpoch(connection)
+            try connection.execute(
+                "UPDATE cluster_nodes SET adopted_by = $2, changed_epoch = $3 WHERE id = $1", [nodeID, adopter, String(epoch)]
+            )
+            return true
+        }
+    }
+
+    private static func raiseEpoch(_ connection: PostgresConnection) throws -> Int64 {
+        guard let text = try connection.execute("UPDATE cluster_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch").first?[0],
+            let epoch = Int64(text ?? "")
+        else { throw MembershipStoreError.malformed("cluster_epoch has no row") }
         return epoch
     }
 
@@ -151,7 +184,7 @@ public enum MembershipStore {
             """
             SELECT e.epoch, n.id, n.client_url, n.peer_address, n.redis_url, n.state, n.weight,
                 n.lease_expires_at > now(), n.sku_count, n.handoff_epoch, n.handoff_to_move, n.handoff_moved,
-                n.handoff_failed, n.handoff_finished
+                n.handoff_failed, n.handoff_finished, n.adopted_by
             FROM cluster_epoch e LEFT JOIN cluster_nodes n ON true WHERE e.id = 1 ORDER BY n.id
             """
         )
@@ -176,7 +209,8 @@ public enum MembershipStore {
                 skuCount: skuCount,
                 handoff: .init(
                     epoch: handoff[0], toMove: handoff[1], moved: handoff[2], failedAttempts: handoff[3], isFinished: row[13] == "t"
-                )
+                ),
+                adoptedBy: row[14]
             )
         }
         return Membership(epoch: epoch, nodes: nodes)

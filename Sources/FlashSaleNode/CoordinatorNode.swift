@@ -71,6 +71,7 @@ public struct CoordinatorNode: Sendable {
 
         // The peer pool and the membership need each other (a join announces itself to the peers;
         // a peer's message tells the membership to read again), so the pool is set once both exist.
+        let adopted = AdoptedShards(callerEpoch: { currentMembership()?.epoch ?? 0 }, logger: logger)
         let peerPool = LateBinding<PeerPool>()
         // The rebalancer reports through the membership's heartbeat and the membership's reads tell it what to move.
         let rebalancerSlot = LateBinding<Rebalancer>()
@@ -87,6 +88,7 @@ public struct CoordinatorNode: Sendable {
                     } catch {
                         logger.warning("cannot record the membership epoch in the shard", metadata: ["error": "\(error)"])
                     }
+                    await adopted.keepOnly(adoptedBy: this.id, in: membership)
                 },
                 announce: { membership in
                     // Every other shard learns the epoch before its node may still route by the old one;
@@ -126,6 +128,7 @@ public struct CoordinatorNode: Sendable {
         let forwarding = ForwardingOperations(
             nodeID: configuration.nodeID,
             local: store,
+            adopted: adopted,
             membership: currentMembership,
             catchUp: { epoch in await membership?.catchUp(to: epoch) },
             peers: { peerPool.value }
@@ -194,6 +197,7 @@ public struct CoordinatorNode: Sendable {
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }
         if let rebalancer { services.append(rebalancer) }
+        services.append(adopted)
         services.append(http)
         self.services = services
     }
@@ -241,7 +245,8 @@ public struct CoordinatorNode: Sendable {
                             moved: node.handoff.moved,
                             failedAttempts: node.handoff.failedAttempts,
                             finished: node.handoff.isFinished
-                        ) : nil
+                        ) : nil,
+                    adoptedBy: node.adoptedBy
                 )
             },
             syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)

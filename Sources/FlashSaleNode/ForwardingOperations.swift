@@ -15,6 +15,7 @@ struct ForwardingOperations: SaleOperations {
 
     let nodeID: String
     let local: SKUStore
+    let adopted: AdoptedShards
     let membership: @Sendable () -> Membership?
     let catchUp: @Sendable (Int64) async -> Void
     let peers: @Sendable () -> PeerPool?
@@ -59,17 +60,30 @@ struct ForwardingOperations: SaleOperations {
             }
             return outcome
         }
+        // The owner is gone and a survivor serves its shard: this node, or the one to forward to.
+        let server = membership.server(of: owner)
+        if server.id == self.nodeID {
+            guard let store = self.adopted.store(for: owner) else {
+                return .failure(.unavailable("the shard of \(owner.id) has no valid Redis URL"))
+            }
+            let outcome = await operation.run(on: store)
+            if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
+                await self.catchUp(epoch)
+                return await self.route(operation, hopLimit: hopLimit, mayCatchUp: false)
+            }
+            return outcome
+        }
         guard hopLimit > 0 else {
             return .failure(.unavailable("the nodes disagree on who owns this SKU while membership changes; retry"))
         }
-        guard let peers = self.peers(), let endpoint = PeerEndpoint(nodeID: owner.id, address: owner.peerAddress) else {
-            return .failure(.unavailable("the SKU's owner \(owner.id) has no reachable peer address"))
+        guard let peers = self.peers(), let endpoint = PeerEndpoint(nodeID: server.id, address: server.peerAddress) else {
+            return .failure(.unavailable("the SKU's owner \(server.id) has no reachable peer address"))
         }
         do {
             let request = ForwardRequest(hopLimit: hopLimit - 1, senderEpoch: membership.epoch, operation: operation)
             return try await peers.forward(request, to: endpoint).outcome
         } catch {
-            return .failure(.unavailable("\(error) (\(owner.id)); retry with the same requestId"))
+            return .failure(.unavailable("\(error) (\(server.id)); retry with the same requestId"))
         }
     }
 

@@ -142,4 +142,30 @@ struct MembershipTests {
         let b = Membership(epoch: 2, nodes: nodes.reversed())
         for index in 0..<2000 { #expect(a.owner(of: "s\(index)")?.id == b.owner(of: "s\(index)")?.id) }
     }
+
+    /// A node whose lease expired is adopted by one survivor (the live active node with the lowest
+    /// id); its SKUs keep their owner, and are served by the adopter from the owner's shard.
+    @Test func aGoneNodesShardIsAdoptedByOneSurvivor() {
+        var gone = Self.node("n1")
+        gone.isLive = false
+        let nodes = [gone, Self.node("n2"), Self.node("n3"), Self.node("n4", state: .joining)]
+        let membership = Membership(epoch: 5, nodes: nodes)
+        #expect(membership.shardsToAdopt(by: "n2").map(\.id) == ["n1"])
+        #expect(membership.shardsToAdopt(by: "n3").isEmpty)
+        gone.adoptedBy = "n2"
+        let adopted = Membership(epoch: 6, nodes: [gone] + nodes.dropFirst())
+        #expect(adopted.shardsToAdopt(by: "n2").isEmpty)
+        let sku = (0...).lazy.map { "s\($0)" }.first { adopted.owner(of: $0)?.id == "n1" }!
+        #expect(adopted.server(of: adopted.owner(of: sku)!).id == "n2")
+        // The adopter is gone too: the next survivor adopts the shard again.
+        var adopter = Self.node("n2")
+        adopter.isLive = false
+        adopter.adoptedBy = nil
+        let both = Membership(epoch: 7, nodes: [gone, adopter, Self.node("n3")])
+        #expect(both.shardsToAdopt(by: "n3").map(\.id) == ["n1", "n2"])
+        // A joining node that never heartbeated (added before it runs) owns nothing yet to adopt.
+        var added = Self.node("n5", state: .joining)
+        added.isLive = false
+        #expect(Membership(epoch: 8, nodes: [Self.node("n3"), added]).shardsToAdopt(by: "n3").isEmpty)
+    }
 }

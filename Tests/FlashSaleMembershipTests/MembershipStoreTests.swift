@@ -99,7 +99,7 @@ struct MembershipStoreTests {
         _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 200, connection)
         _ = try MembershipStore.add(Self.node("n2"), connection)
         _ = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 60_000, connection)
-        #expect(try MembershipStore.heartbeat("n2", leaseMilliseconds: 60_000, skuCount: 17, connection) == 2)
+        #expect(try MembershipStore.heartbeat("n2", leaseMilliseconds: 60_000, skuCount: 17, connection) == (2, false))
         try await Task.sleep(for: .milliseconds(400))
         var membership = try MembershipStore.read(connection)
         #expect(membership.node("n1")?.isLive == false)
@@ -113,5 +113,32 @@ struct MembershipStoreTests {
         #expect(throws: MembershipStoreError.notAMember("n9")) {
             try MembershipStore.heartbeat("n9", leaseMilliseconds: 5000, skuCount: 0, connection)
         }
+    }
+
+    @Test func aSurvivorAdoptsAGoneNodesShardUntilItComesBack() async throws {
+        let postgres = try PostgresServer()
+        defer { postgres.kill() }
+        let connection = try PostgresConnection(url: postgres.url)
+        try MembershipStore.migrate(connection)
+        _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 60_000, connection)
+        _ = try MembershipStore.add(Self.node("n2"), connection)
+        _ = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 300, connection)
+        for id in ["n1", "n2"] {
+            try MembershipStore.heartbeat(id, leaseMilliseconds: id == "n1" ? 60_000 : 300, skuCount: 0, handoff: .init(epoch: 2, isFinished: true), connection)
+        }
+        #expect(try MembershipStore.settleIfDone(connection))
+        // n2 is live: nothing to adopt.
+        #expect(try !MembershipStore.adopt("n2", by: "n1", connection))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try !MembershipStore.adopt("n2", by: "n9", connection), "only the chosen survivor adopts")
+        #expect(try MembershipStore.adopt("n2", by: "n1", connection))
+        #expect(try !MembershipStore.adopt("n2", by: "n1", connection), "adopted once")
+        var membership = try MembershipStore.read(connection)
+        #expect(membership.epoch == 4 && membership.node("n2")?.adoptedBy == "n1")
+        // n2 comes back: its heartbeat takes the shard back under a new epoch.
+        #expect(try MembershipStore.heartbeat("n2", leaseMilliseconds: 5000, skuCount: 0, connection) == (5, true))
+        #expect(try MembershipStore.heartbeat("n2", leaseMilliseconds: 5000, skuCount: 0, connection) == (5, false))
+        membership = try MembershipStore.read(connection)
+        #expect(membership.node("n2")?.adoptedBy == nil && membership.node("n2")?.isLive == true)
     }
 }

@@ -13,10 +13,13 @@ final class TestCluster: @unchecked Sendable {
     private(set) var shards: [TestShard] = []
     private(set) var nodes: [NodeProcess] = []
     let tls: URL
+    /// Every node's configuration file (`NodeConfiguration` keys as JSON).
+    let settings: String
 
     /// Starts n1...n`count` (certificates also for the next `spare` ids, to add later) and waits
     /// until every one of them sees all of them active.
-    init(nodes count: Int, spare: Int = 0) async throws {
+    init(nodes count: Int, spare: Int = 0, settings: String = "{}") async throws {
+        self.settings = settings
         self.tls = try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" })
         self.postgres = try PostgresServer()
         do {
@@ -33,7 +36,7 @@ final class TestCluster: @unchecked Sendable {
         let shard = try await TestShard.start()
         self.shards.append(shard)
         self.nodes.append(
-            try NodeProcess(id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: "{}", tlsDirectory: self.tls)
+            try NodeProcess(id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: self.settings, tlsDirectory: self.tls)
         )
     }
 
@@ -41,7 +44,8 @@ final class TestCluster: @unchecked Sendable {
     func shard(of id: String) -> TestShard { self.shards[self.nodes.firstIndex { $0.id == id }!] }
 
     /// Waits until every node in `active` answers /readyz and sees exactly `active` as its active
-    /// nodes with no change in progress (each join or leave is one change: started, then settled).
+    /// nodes, each serving its own shard, with no change in progress (each join or leave is one
+    /// change: started, then settled).
     func waitUntilSettled(active: Set<String>, seconds: Int = 60) async throws {
         for id in active.sorted() {
             var settled = false
@@ -51,6 +55,7 @@ final class TestCluster: @unchecked Sendable {
                     let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
                     cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
                     Set(nodes.filter { $0["state"] as? String == "active" }.compactMap { $0["id"] as? String }) == active,
+                    nodes.allSatisfy({ $0["adoptedBy"] == nil }),
                     (try? await HTTP.call(port, .get, "/readyz"))?.status == 200
                 {
                     settled = true
