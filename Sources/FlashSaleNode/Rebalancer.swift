@@ -29,6 +29,9 @@ final class Rebalancer: Service, Sendable {
     /// When each SKU in a move was first frozen here: a move retried after a failure counts from then.
     private let frozenSince = Mutex<[String: ContinuousClock.Instant]>([:])
     private let longestFreezeGauge = Gauge(label: "flashsale_handoff_longest_freeze_seconds")
+    /// How long this node took, in the last change that moved any of its SKUs, from its first
+    /// plan until it had nothing more to move.
+    private let lastChangeGauge = Gauge(label: "flashsale_handoff_last_change_seconds")
 
     /// `done` is called when this node has nothing more to move under the current epoch.
     init(
@@ -99,6 +102,8 @@ final class Rebalancer: Service, Sendable {
     private struct Work {
         var plan: HandoffPlan
         var earlier: HandoffPlan.Progress?
+        /// When the first plan under this epoch was made.
+        var startedAt: ContinuousClock.Instant
 
         var progress: HandoffPlan.Progress {
             guard let earlier else { return self.plan.progress }
@@ -132,9 +137,11 @@ final class Rebalancer: Service, Sendable {
                 return work
             }
         }
+        let sameEpoch = work.flatMap { $0.plan.epoch == membership.epoch ? $0 : nil }
         let next = Work(
             plan: HandoffPlan(node: self.nodeID, skus: skus, membership: membership, concurrency: self.concurrency),
-            earlier: work.flatMap { $0.plan.epoch == membership.epoch ? $0.progress : nil }
+            earlier: sameEpoch?.progress,
+            startedAt: sameEpoch?.startedAt ?? .now
         )
         if next.plan.progress.toMove > 0 {
             self.logger.info("handing SKUs over", metadata: ["epoch": "\(membership.epoch)", "toMove": "\(next.plan.progress.toMove)"])
@@ -153,7 +160,9 @@ final class Rebalancer: Service, Sendable {
             isFinished: work.isFinished
         )
         self.reported.withLock { $0 = report }
-        if report.isFinished { self.done() }
+        guard report.isFinished else { return }
+        if report.moved > 0 { self.lastChangeGauge.record(Self.seconds(ContinuousClock.now - work.startedAt)) }
+        self.done()
     }
 
     /// One SKU: freeze and snapshot here, send, and drop the frozen copy once the new owner has it.
@@ -199,6 +208,10 @@ final class Rebalancer: Service, Sendable {
             longest = max(longest, duration)
             return longest
         }
-        self.longestFreezeGauge.record(Double(longest.components.seconds) + Double(longest.components.attoseconds) / 1e18)
+        self.longestFreezeGauge.record(Self.seconds(longest))
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
