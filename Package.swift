@@ -192,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlashSaleAdminTests",
-            dependencies: ["FlashSaleAdmin"],
+            dependencies: ["FlashSaleAdmin", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

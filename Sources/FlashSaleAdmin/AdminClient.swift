@@ -14,11 +14,11 @@ public struct AdminClient: Sendable {
         self.token = token
     }
 
-    public func cluster() async throws(AdminError) -> ClusterView {
+    public func cluster() async throws(AdminError) -> ClusterStatus {
         let (status, body) = try await self.send("GET", "/v1/cluster")
         guard status == 200 else { throw Self.error(status, body) }
         do {
-            return try JSONDecoder().decode(ClusterView.self, from: body)
+            return try JSONDecoder().decode(ClusterStatus.self, from: body)
         } catch {
             throw .unexpected("GET /v1/cluster answered \(String(decoding: body, as: UTF8.self))")
         }
@@ -46,10 +46,10 @@ public struct AdminClient: Sendable {
     /// cluster until `done`, reporting each new progress line. Throws `.timedOut` past `timeout`.
     public func change(
         _ call: (AdminClient) async throws(AdminError) -> Void,
-        until done: (ClusterView) -> Bool,
+        until done: (ClusterStatus) -> Bool,
         timeout: Duration,
         report: (String) -> Void
-    ) async throws(AdminError) -> ClusterView {
+    ) async throws(AdminError) -> ClusterStatus {
         let deadline = ContinuousClock.now + timeout
         while true {
             do {

@@ -1,6 +1,7 @@
 /// What `GET /v1/cluster` shows.
-public struct ClusterStatus: Sendable, Hashable {
-    public struct Node: Sendable, Hashable {
+/// Decodable too: operators' tools read it back from the API's JSON (`flashsale admin`).
+public struct ClusterStatus: Sendable, Hashable, Decodable {
+    public struct Node: Sendable, Hashable, Decodable {
         public var id: String
         public var clientUrl: String
         public var peerAddress: String
@@ -35,7 +36,7 @@ public struct ClusterStatus: Sendable, Hashable {
     }
 
     /// SKUs one node must hand to others under the current epoch.
-    public struct Handoff: Sendable, Hashable {
+    public struct Handoff: Sendable, Hashable, Decodable {
         public var toMove: Int64
         public var moved: Int64
         public var failedAttempts: Int64
@@ -49,7 +50,7 @@ public struct ClusterStatus: Sendable, Hashable {
         }
     }
 
-    public struct Syncer: Sendable, Hashable {
+    public struct Syncer: Sendable, Hashable, Decodable {
         public var leader: String?
         public var fencingEpoch: Int64
         public var lagSeconds: Double?

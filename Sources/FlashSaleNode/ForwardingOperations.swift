@@ -31,17 +31,18 @@ struct ForwardingOperations: SaleOperations {
     /// forwarded, and a define only updates: a SKU this shard does not hold is the new owner's to create.
     func serveAsPreviousOwner(_ request: ForwardRequest) async -> ForwardResponse {
         await self.catchUp(request.senderEpoch)
-        let outcome: SaleOutcome
-        if case .defineSKU(let sku, let settings) = request.operation {
-            do {
-                outcome = .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
-            } catch {
-                outcome = .failure(error)
-            }
-        } else {
-            outcome = await request.operation.run(on: self.local)
-        }
+        let outcome = await self.runWithoutCreating(request.operation)
         return ForwardResponse(responderEpoch: self.membership()?.epoch ?? 0, outcome: outcome)
+    }
+
+    /// Runs `operation` on the local shard, with a define only updating a SKU that is there.
+    private func runWithoutCreating(_ operation: SaleOperation) async -> SaleOutcome {
+        guard case .defineSKU(let sku, let settings) = operation else { return await operation.run(on: self.local) }
+        do {
+            return .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
+        } catch {
+            return .failure(error)
+        }
     }
 
     func route(_ operation: SaleOperation, hopLimit: UInt8, mayCatchUp: Bool = true) async -> SaleOutcome {
@@ -94,16 +95,7 @@ struct ForwardingOperations: SaleOperations {
     /// for a SKU the shard does not hold, so that answer is asked about too.)
     private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, epoch: Int64) async -> SaleOutcome {
         guard let previousOwner else { return await operation.run(on: self.local) }
-        let outcome: SaleOutcome
-        if case .defineSKU(let sku, let settings) = operation {
-            do {
-                outcome = .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
-            } catch {
-                outcome = .failure(error)
-            }
-        } else {
-            outcome = await operation.run(on: self.local)
-        }
+        let outcome = await self.runWithoutCreating(operation)
         switch outcome {
         case .failure(.unknownSKU), .failure(.unknownReservation):
             break

@@ -25,41 +25,50 @@ import Testing
     }
 
     static func failOverUnderLoad(_ cluster: TestCluster) async throws {
-        let everyone: Set<String> = ["n1", "n2", "n3"]
         let load = SaleLoad(skus: (0..<20).map { "hot-\($0)" }, stock: 60, entries: cluster.ports)
         try await load.start(definingThrough: cluster.node("n2").httpPort)
         try await Task.sleep(for: .seconds(1))
         let owners = TestCluster.membership(active: ["n1", "n2", "n3"])
 
-        // Killed: clients go to the other nodes; n1's SKUs come back through a survivor.
-        let n1SKU = try #require(load.skus.first { owners.owner(of: $0)?.id == "n1" })
-        load.entries.withLock { $0 = [cluster.node("n2").httpPort, cluster.node("n3").httpPort] }
-        cluster.node("n1").signal(SIGKILL)
-        let killed = ContinuousClock.now
-        let servedAgain = try await Self.waitUntilServed(n1SKU, through: cluster.node("n3").httpPort, since: killed)
-        print("n1 killed: its SKUs served again after \(servedAgain)")
-        #expect(servedAgain < Self.lease + .seconds(5))
-        try await Task.sleep(for: .seconds(1))
-        try cluster.node("n1").start()
-        try await cluster.waitUntilSettled(active: everyone)
-        load.entries.withLock { $0 = cluster.ports }
-
-        // Paused past its lease: adopted meanwhile; when it wakes it learns the new epoch from
-        // its own shard's fence before it answers, and takes its shard back.
-        let n3SKU = try #require(load.skus.first { owners.owner(of: $0)?.id == "n3" })
-        load.entries.withLock { $0 = [cluster.node("n1").httpPort, cluster.node("n2").httpPort] }
-        cluster.node("n3").signal(SIGSTOP)
-        let paused = ContinuousClock.now
-        let adopted = try await Self.waitUntilServed(n3SKU, through: cluster.node("n1").httpPort, since: paused)
-        print("n3 paused: its SKUs served again after \(adopted)")
-        #expect(adopted < Self.lease + .seconds(5))
-        try await Task.sleep(for: .seconds(1))
-        cluster.node("n3").signal(SIGCONT)
-        try await cluster.waitUntilSettled(active: everyone)
-        load.entries.withLock { $0 = cluster.ports }
+        // Killed: a survivor adopts n1's shard; started again, n1 takes it back.
+        let killed = try await Self.outage(of: "n1", in: cluster, load: load, owners: owners, signal: SIGKILL) {
+            try cluster.node("n1").start()
+        }
+        print("n1 killed: its SKUs served again after \(killed)")
+        // Paused past its lease: adopted meanwhile; when it wakes it learns the new epoch from its
+        // own shard's fence before it answers, and takes its shard back.
+        let paused = try await Self.outage(of: "n3", in: cluster, load: load, owners: owners, signal: SIGSTOP) {
+            cluster.node("n3").signal(SIGCONT)
+        }
+        print("n3 paused: its SKUs served again after \(paused)")
         try await Task.sleep(for: .seconds(1))
         await load.stop()
         try await load.verify(cluster, through: cluster.ports)
+    }
+
+    /// Takes node `id` away with `signal` while clients go to the other nodes, waits until one of
+    /// its SKUs is served through a survivor that adopted its shard (within the lease and 5 s),
+    /// then `restore`s it and waits until every node serves its own shard again. Answers how long
+    /// the SKU was not served.
+    static func outage(
+        of id: String,
+        in cluster: TestCluster,
+        load: SaleLoad,
+        owners: Membership,
+        signal: Int32,
+        restore: () throws -> Void
+    ) async throws -> Duration {
+        let sku = try #require(load.skus.first { owners.owner(of: $0)?.id == id })
+        let survivors = cluster.nodes.filter { $0.id != id }.map(\.httpPort)
+        load.entries.withLock { $0 = survivors }
+        cluster.node(id).signal(signal)
+        let unavailable = try await Self.waitUntilServed(sku, through: survivors.last!, since: .now)
+        #expect(unavailable < Self.lease + .seconds(5))
+        try await Task.sleep(for: .seconds(1))
+        try restore()
+        try await cluster.waitUntilSettled(active: Set(cluster.nodes.map(\.id)))
+        load.entries.withLock { $0 = cluster.ports }
+        return unavailable
     }
 
     /// Polls the SKU through `port` until it answers 200; how long after `since` that was.

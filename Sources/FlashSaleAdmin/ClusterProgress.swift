@@ -1,29 +1,7 @@
 public import FlashSaleCore
 
-/// `GET /v1/cluster` as an operator's tool reads it, and what it says about a change in progress.
-public struct ClusterView: Sendable, Hashable, Decodable {
-    public struct Node: Sendable, Hashable, Decodable {
-        public var id: String
-        public var clientUrl: String
-        public var peerAddress: String
-        public var state: String
-        public var skuCount: Int64
-        public var slots: Int64
-        public var handoff: Handoff?
-        public var adoptedBy: String?
-    }
-
-    public struct Handoff: Sendable, Hashable, Decodable {
-        public var toMove: Int64
-        public var moved: Int64
-        public var failedAttempts: Int64
-        public var finished: Bool
-    }
-
-    public var epoch: Int64
-    public var rebalancing: Bool
-    public var nodes: [Node]
-
+/// What `GET /v1/cluster` says about a change in progress, as an operator's tool reads it.
+extension ClusterStatus {
     public func node(_ id: String) -> Node? { self.nodes.first { $0.id == id } }
 
     /// True when no change is in progress and node `id` is in `state` (`active` after a join,

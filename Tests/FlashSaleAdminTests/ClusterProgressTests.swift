@@ -1,9 +1,10 @@
 import Foundation
+import FlashSaleCore
 import Testing
 
 @testable import FlashSaleAdmin
 
-struct ClusterViewTests {
+struct ClusterProgressTests {
     static let joining = #"""
         {"epoch": 4, "rebalancing": true, "nodes": [
           {"id": "n1", "clientUrl": "http://127.0.0.1:1", "peerAddress": "127.0.0.1:2", "state": "active", "skuCount": 7,
@@ -14,7 +15,7 @@ struct ClusterViewTests {
         """#
 
     @Test func aChangeInProgressShowsItsProgressAndIsNotSettled() throws {
-        let view = try JSONDecoder().decode(ClusterView.self, from: Data(Self.joining.utf8))
+        let view = try JSONDecoder().decode(ClusterStatus.self, from: Data(Self.joining.utf8))
         #expect(view.progress == (5, 3, 1))
         #expect(!view.isSettled(node: "n2", in: "active"))
         #expect(view.progressLine == "epoch 4, rebalancing: 3 of 5 SKUs moved, 1 failed attempts (retried); n1 active, n2 joining")
@@ -23,7 +24,7 @@ struct ClusterViewTests {
     @Test func aSettledClusterWithTheNodeActiveIsDone() throws {
         let settled = Self.joining.replacingOccurrences(of: "\"rebalancing\": true", with: "\"rebalancing\": false")
             .replacingOccurrences(of: "\"joining\"", with: "\"active\"")
-        let view = try JSONDecoder().decode(ClusterView.self, from: Data(settled.utf8))
+        let view = try JSONDecoder().decode(ClusterStatus.self, from: Data(settled.utf8))
         #expect(view.isSettled(node: "n2", in: "active"))
         #expect(!view.isSettled(node: "n2", in: "down"))
         #expect(!view.isSettled(node: "n9", in: "active"))
