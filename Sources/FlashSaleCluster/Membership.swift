@@ -203,7 +203,10 @@ public struct Membership: Sendable, Hashable {
             var settled = node
             switch node.state {
             case .joining: settled.state = .active
-            case .leaving: settled.state = .down
+            case .leaving:
+                // Gone for good: a survivor that served its shard while it handed over lets go of it.
+                settled.state = .down
+                settled.adoptedBy = nil
             case .active, .down: return nil
             }
             return settled

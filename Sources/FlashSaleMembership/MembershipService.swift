@@ -22,7 +22,7 @@ public final class MembershipService: Service {
     private let settings: Settings
     private let postgres: PostgresClient
     private let skuCount: @Sendable () async -> Int64?
-    private let handoff: @Sendable () -> Membership.HandoffReport?
+    private let handoffs: @Sendable () -> [String: Membership.HandoffReport]
     private let announce: @Sendable (Membership) async -> Void
     private let adopted: @Sendable (Membership) async -> Void
     private let logger: Logger
@@ -38,14 +38,15 @@ public final class MembershipService: Service {
 
     /// `adopted` is called each time this node takes a newer epoch as its own (its shard records
     /// it), `announce` when a change made here (a join, an operator's call, the end of a
-    /// rebalancing) raised the epoch, to tell the others at once. `handoff` is this node's handoff
-    /// progress, reported with every heartbeat.
+    /// rebalancing) raised the epoch, to tell the others at once. `handoffs` is the handoff
+    /// progress of the shards this node serves (its own, and those it adopted), by node id,
+    /// reported with every heartbeat.
     public init(
         node: Membership.Node,
         settings: Settings,
         postgresURL: String,
         skuCount: @escaping @Sendable () async -> Int64?,
-        handoff: @escaping @Sendable () -> Membership.HandoffReport?,
+        handoffs: @escaping @Sendable () -> [String: Membership.HandoffReport],
         adopted: @escaping @Sendable (Membership) async -> Void,
         announce: @escaping @Sendable (Membership) async -> Void,
         logger: Logger
@@ -54,7 +55,7 @@ public final class MembershipService: Service {
         self.settings = settings
         self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
         self.skuCount = skuCount
-        self.handoff = handoff
+        self.handoffs = handoffs
         self.announce = announce
         self.adopted = adopted
         self.logger = logger
@@ -151,11 +152,15 @@ public final class MembershipService: Service {
 
     private func heartbeat() async {
         let count = await self.skuCount() ?? self.current?.node(self.node.id)?.skuCount ?? 0
-        let (id, lease, handoff) = (self.node.id, self.settings.leaseMilliseconds, self.handoff())
+        let (id, lease, handoffs) = (self.node.id, self.settings.leaseMilliseconds, self.handoffs())
         let rebalancing = self.current?.isRebalancing ?? false
         do {
             let (beat, settled) = try await self.postgres.withConnection { connection in
-                let beat = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoff, connection)
+                let beat = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoffs[id], connection)
+                // The handoffs of adopted shards count as their nodes' own.
+                for (adoptedID, report) in handoffs where adoptedID != id {
+                    try MembershipStore.recordHandoff(report, of: adoptedID, adoptedBy: id, connection)
+                }
                 // Any node may end a change once every node has reported its handoffs done.
                 return (beat, rebalancing ? try MembershipStore.settleIfDone(connection) : false)
             }

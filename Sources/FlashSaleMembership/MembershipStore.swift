@@ -100,17 +100,17 @@ public enum MembershipStore {
         try connection.execute(
             """
             INSERT INTO cluster_nodes AS n (id, client_url, peer_address, redis_url, state, weight,
-                lease_expires_at, sku_count, changed_epoch)
-            VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9)
+                lease_expires_at, sku_count, changed_epoch, adopted_by)
+            VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9, $10)
             ON CONFLICT (id) DO UPDATE SET client_url = EXCLUDED.client_url,
                 peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url, state = EXCLUDED.state,
                 weight = EXCLUDED.weight,
                 lease_expires_at = CASE WHEN $7 IS NULL THEN n.lease_expires_at ELSE EXCLUDED.lease_expires_at END,
-                sku_count = EXCLUDED.sku_count, changed_epoch = EXCLUDED.changed_epoch
+                sku_count = EXCLUDED.sku_count, changed_epoch = EXCLUDED.changed_epoch, adopted_by = EXCLUDED.adopted_by
             """,
             [
                 node.id, node.clientURL, node.peerAddress, node.redisURL, node.state.rawValue, String(node.weight),
-                leaseMilliseconds.map { String($0) }, String(node.skuCount), String(epoch),
+                leaseMilliseconds.map { String($0) }, String(node.skuCount), String(epoch), node.adoptedBy,
             ]
         )
     }
@@ -153,6 +153,27 @@ public enum MembershipStore {
             }
             return (epoch, false)
         }
+    }
+
+    /// The handoff progress of gone node `nodeID`'s shard, reported by the node that adopted it
+    /// (and only while it still serves it).
+    public static func recordHandoff(
+        _ report: Membership.HandoffReport,
+        of nodeID: String,
+        adoptedBy adopter: String,
+        _ connection: PostgresConnection
+    ) throws {
+        try connection.execute(
+            """
+            UPDATE cluster_nodes SET handoff_epoch = $3, handoff_to_move = $4, handoff_moved = $5, handoff_failed = $6,
+                handoff_finished = $7
+            WHERE id = $1 AND adopted_by = $2
+            """,
+            [
+                nodeID, adopter, String(report.epoch), String(report.toMove), String(report.moved), String(report.failedAttempts),
+                report.isFinished ? "true" : "false",
+            ]
+        )
     }
 
     /// `adopter` serves the shard of `nodeID`, which is gone, under a new epoch. Checked again

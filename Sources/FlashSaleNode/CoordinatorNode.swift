@@ -81,7 +81,7 @@ public struct CoordinatorNode: Sendable {
                 settings: .init(leaseMilliseconds: configuration.membershipLeaseMilliseconds),
                 postgresURL: url,
                 skuCount: { try? await store.skuCount() },
-                handoff: { rebalancerSlot.value?.report },
+                handoffs: { rebalancerSlot.value?.reports ?? [:] },
                 adopted: { membership in
                     do {
                         try await store.recordEpoch(membership.epoch)
@@ -114,8 +114,11 @@ public struct CoordinatorNode: Sendable {
         membershipSlot.value = membership
         let rebalancer = membership.map { membership in
             Rebalancer(
-                nodeID: this.id,
-                store: store,
+                shards: {
+                    let adoptedNodes = currentMembership()?.nodes.filter { $0.adoptedBy == this.id } ?? []
+                    return [.init(nodeID: this.id, store: store)]
+                        + adoptedNodes.compactMap { node in adopted.store(for: node).map { .init(nodeID: node.id, store: $0) } }
+                },
                 membership: currentMembership,
                 peers: { peerPool.value },
                 concurrency: configuration.handoffConcurrency,

@@ -31,15 +31,25 @@ struct ForwardingOperations: SaleOperations {
     /// forwarded, and a define only updates: a SKU this shard does not hold is the new owner's to create.
     func serveAsPreviousOwner(_ request: ForwardRequest) async -> ForwardResponse {
         await self.catchUp(request.senderEpoch)
-        let outcome = await self.runWithoutCreating(request.operation)
+        // Asked as the adopter of a gone previous owner's shard, the call runs on that shard.
+        var store = self.local
+        if let membership = self.membership(), let previous = membership.previousOwner(of: request.operation.sku),
+            previous.id != self.nodeID, previous.adoptedBy == self.nodeID
+        {
+            guard let adopted = self.adopted.store(for: previous) else {
+                return ForwardResponse(responderEpoch: membership.epoch, outcome: .failure(.unavailable("no valid Redis URL for \(previous.id)")))
+            }
+            store = adopted
+        }
+        let outcome = await Self.runWithoutCreating(request.operation, on: store)
         return ForwardResponse(responderEpoch: self.membership()?.epoch ?? 0, outcome: outcome)
     }
 
-    /// Runs `operation` on the local shard, with a define only updating a SKU that is there.
-    private func runWithoutCreating(_ operation: SaleOperation) async -> SaleOutcome {
-        guard case .defineSKU(let sku, let settings) = operation else { return await operation.run(on: self.local) }
+    /// Runs `operation` on `store`, with a define only updating a SKU that is there.
+    private static func runWithoutCreating(_ operation: SaleOperation, on store: SKUStore) async -> SaleOutcome {
+        guard case .defineSKU(let sku, let settings) = operation else { return await operation.run(on: store) }
         do {
-            return .skuDefinition(try await self.local.defineSKU(sku, settings: settings, mayCreate: false))
+            return .skuDefinition(try await store.defineSKU(sku, settings: settings, mayCreate: false))
         } catch {
             return .failure(error)
         }
@@ -53,7 +63,7 @@ struct ForwardingOperations: SaleOperations {
             return .failure(.unavailable("no node owns SKUs at membership epoch \(membership.epoch); retry"))
         }
         if owner.id == self.nodeID {
-            let outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), epoch: membership.epoch)
+            let outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
             // Our shard knows a newer membership than we routed by: read it, and route again once.
             if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
                 await self.catchUp(epoch)
@@ -93,16 +103,16 @@ struct ForwardingOperations: SaleOperations {
     /// `moved` (503) while the SKU is in transit, and `unknownSKU` when it never had it; only then
     /// does a define create the SKU here. (Scripts on a reservation answer `unknownReservation`
     /// for a SKU the shard does not hold, so that answer is asked about too.)
-    private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, epoch: Int64) async -> SaleOutcome {
+    private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, in membership: Membership) async -> SaleOutcome {
         guard let previousOwner else { return await operation.run(on: self.local) }
-        let outcome = await self.runWithoutCreating(operation)
+        let outcome = await Self.runWithoutCreating(operation, on: self.local)
         switch outcome {
         case .failure(.unknownSKU), .failure(.unknownReservation):
             break
         default:
             return outcome
         }
-        let previous = await self.askPreviousOwner(previousOwner, operation, epoch: epoch)
+        let previous = await self.askPreviousOwner(previousOwner, operation, in: membership)
         switch (previous, operation) {
         case (.failure(.unknownSKU), .defineSKU):
             return await operation.run(on: self.local)
@@ -118,12 +128,21 @@ struct ForwardingOperations: SaleOperations {
         }
     }
 
-    private func askPreviousOwner(_ node: Membership.Node, _ operation: SaleOperation, epoch: Int64) async -> SaleOutcome {
-        guard let peers = self.peers(), let endpoint = PeerEndpoint(nodeID: node.id, address: node.peerAddress) else {
-            return .failure(.unavailable("the SKU's previous owner \(node.id) has no reachable peer address; retry"))
+    /// Asks the node that serves the previous owner's shard: the previous owner, or the node that
+    /// adopted its shard while it is gone (this node, then it runs the call on that shard itself).
+    private func askPreviousOwner(_ node: Membership.Node, _ operation: SaleOperation, in membership: Membership) async -> SaleOutcome {
+        let server = membership.server(of: node)
+        if server.id == self.nodeID {
+            guard let store = self.adopted.store(for: node) else {
+                return .failure(.unavailable("the shard of \(node.id) has no valid Redis URL"))
+            }
+            return await Self.runWithoutCreating(operation, on: store)
+        }
+        guard let peers = self.peers(), let endpoint = PeerEndpoint(nodeID: server.id, address: server.peerAddress) else {
+            return .failure(.unavailable("the SKU's previous owner \(server.id) has no reachable peer address; retry"))
         }
         do {
-            let request = ForwardRequest(hopLimit: 0, senderEpoch: epoch, operation: operation)
+            let request = ForwardRequest(hopLimit: 0, senderEpoch: membership.epoch, operation: operation)
             let outcome = try await peers.askPreviousOwner(request, at: endpoint).outcome
             // Its shard knows a newer membership than we asked under: the SKU's place may have changed again.
             if case .failure(.staleMembership) = outcome {
@@ -131,7 +150,7 @@ struct ForwardingOperations: SaleOperations {
             }
             return outcome
         } catch {
-            return .failure(.unavailable("\(error) (\(node.id), the SKU's previous owner); retry with the same requestId"))
+            return .failure(.unavailable("\(error) (\(server.id), serving the SKU's previous owner); retry with the same requestId"))
         }
     }
 

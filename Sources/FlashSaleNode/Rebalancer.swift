@@ -7,20 +7,26 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 
-/// Hands this node's SKUs to their new owners while the membership changes: the I/O shell of
-/// `HandoffPlan`. Each move freezes and snapshots the SKU here (`export.lua`), sends the snapshot
+/// Hands the SKUs of the shards this node serves (its own, and those of gone nodes it adopted)
+/// to their new owners while the membership changes: the I/O shell of `HandoffPlan`, one plan per
+/// shard. Each move freezes and snapshots the SKU here (`export.lua`), sends the snapshot
 /// in chunks to the new owner, which imports it and acknowledges, and only then drops the frozen
 /// copy. A move that fails is retried; a crash anywhere loses nothing, because the export is
 /// repeatable and the import idempotent. Progress goes to the membership with each heartbeat.
 final class Rebalancer: Service, Sendable {
-    private let nodeID: String
-    private let store: SKUStore
+    /// A shard this node serves, named by the node whose shard it is.
+    struct Shard: Sendable {
+        let nodeID: String
+        let store: SKUStore
+    }
+
+    private let shards: @Sendable () -> [Shard]
     private let membership: @Sendable () -> Membership?
     private let peers: @Sendable () -> PeerPool?
     private let concurrency: Int
     private let done: @Sendable () -> Void
     private let logger: Logger
-    private let reported = Mutex<Membership.HandoffReport?>(nil)
+    private let reported = Mutex<[String: Membership.HandoffReport]>([:])
     private let movedCounter = Counter(label: "flashsale_handoff_skus_moved_total")
     private let failedCounter = Counter(label: "flashsale_handoff_failed_attempts_total")
     /// The longest a SKU of this node was frozen (from its export until the new owner had it):
@@ -33,18 +39,17 @@ final class Rebalancer: Service, Sendable {
     /// plan until it had nothing more to move.
     private let lastChangeGauge = Gauge(label: "flashsale_handoff_last_change_seconds")
 
-    /// `done` is called when this node has nothing more to move under the current epoch.
+    /// `shards`: this node's own shard first, then any it adopted. `done` is called when a shard
+    /// has nothing more to move under the current epoch.
     init(
-        nodeID: String,
-        store: SKUStore,
+        shards: @escaping @Sendable () -> [Shard],
         membership: @escaping @Sendable () -> Membership?,
         peers: @escaping @Sendable () -> PeerPool?,
         concurrency: Int,
         done: @escaping @Sendable () -> Void,
         logger: Logger
     ) {
-        self.nodeID = nodeID
-        self.store = store
+        self.shards = shards
         self.membership = membership
         self.peers = peers
         self.concurrency = concurrency
@@ -52,22 +57,27 @@ final class Rebalancer: Service, Sendable {
         self.logger = logger
     }
 
-    /// This node's handoffs under the epoch it last planned for; nil before the first plan.
-    var report: Membership.HandoffReport? { self.reported.withLock { $0 } }
+    /// The handoffs of each shard this node serves, by the node whose shard it is, under the
+    /// epoch last planned for.
+    var reports: [String: Membership.HandoffReport] { self.reported.withLock { $0 } }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Completion.self) { group in
-                var work: Work?
+                var works: [String: Work] = [:]
                 var ticking = false
                 while !Task.isCancelled {
-                    work = await self.plan(work)
-                    if var current = work {
-                        let epoch = current.plan.epoch
-                        for move in current.plan.start(now: .now) {
-                            group.addTask { .moved(move.sku, epoch: epoch, await self.move(move, epoch: epoch)) }
+                    let shards = self.shards()
+                    let served = Set(shards.map(\.nodeID))
+                    works = works.filter { served.contains($0.key) }
+                    self.reported.withLock { reports in reports = reports.filter { served.contains($0.key) } }
+                    for shard in shards {
+                        guard var work = await self.plan(works[shard.nodeID], shard) else { continue }
+                        let epoch = work.plan.epoch
+                        for move in work.plan.start(now: .now) {
+                            group.addTask { .moved(shard.nodeID, move.sku, epoch: epoch, await self.move(move, epoch: epoch, from: shard)) }
                         }
-                        work = current
+                        works[shard.nodeID] = work
                     }
                     if !ticking {
                         ticking = true
@@ -77,13 +87,13 @@ final class Rebalancer: Service, Sendable {
                         }
                     }
                     switch await group.next() {
-                    case .moved(let sku, let epoch, let succeeded)?:
+                    case .moved(let nodeID, let sku, let epoch, let succeeded)?:
                         if succeeded { self.movedCounter.increment() } else { self.failedCounter.increment() }
                         // A move started under an earlier plan's epoch counts for nothing in this one.
-                        guard var current = work, current.plan.epoch == epoch else { break }
-                        if succeeded { current.plan.completed(sku) } else { current.plan.failed(sku, now: .now) }
-                        work = current
-                        self.publish(current)
+                        guard var work = works[nodeID], work.plan.epoch == epoch else { break }
+                        if succeeded { work.plan.completed(sku) } else { work.plan.failed(sku, now: .now) }
+                        works[nodeID] = work
+                        self.publish(work, for: nodeID)
                     case .tick?, nil:
                         ticking = false
                     }
@@ -94,7 +104,7 @@ final class Rebalancer: Service, Sendable {
     }
 
     private enum Completion: Sendable {
-        case moved(String, epoch: Int64, Bool)
+        case moved(String, String, epoch: Int64, Bool)
         case tick
     }
 
@@ -123,7 +133,7 @@ final class Rebalancer: Service, Sendable {
     /// Keeps the plan in step with the membership: a new plan for a new epoch; once a plan's moves
     /// are made, one more look at the shard, since a call that started under the old epoch may have
     /// created a SKU here after the plan was made. Finished when a look finds nothing to move.
-    private func plan(_ work: Work?) async -> Work? {
+    private func plan(_ work: Work?, _ shard: Shard) async -> Work? {
         guard let membership = self.membership() else { return work }
         if let work, work.plan.epoch == membership.epoch, !work.plan.progress.isDone || work.isFinished {
             return work
@@ -131,26 +141,29 @@ final class Rebalancer: Service, Sendable {
         var skus: [String] = []
         if membership.isRebalancing {
             do {
-                skus = try await self.store.heldSKUs()
+                skus = try await shard.store.heldSKUs()
             } catch {
-                self.logger.warning("cannot list the shard's SKUs to hand over", metadata: ["error": "\(error)"])
+                self.logger.warning("cannot list a shard's SKUs to hand over", metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
                 return work
             }
         }
         let sameEpoch = work.flatMap { $0.plan.epoch == membership.epoch ? $0 : nil }
         let next = Work(
-            plan: HandoffPlan(node: self.nodeID, skus: skus, membership: membership, concurrency: self.concurrency),
+            plan: HandoffPlan(node: shard.nodeID, skus: skus, membership: membership, concurrency: self.concurrency),
             earlier: sameEpoch?.progress,
             startedAt: sameEpoch?.startedAt ?? .now
         )
         if next.plan.progress.toMove > 0 {
-            self.logger.info("handing SKUs over", metadata: ["epoch": "\(membership.epoch)", "toMove": "\(next.plan.progress.toMove)"])
+            self.logger.info(
+                "handing SKUs over",
+                metadata: ["shard": "\(shard.nodeID)", "epoch": "\(membership.epoch)", "toMove": "\(next.plan.progress.toMove)"]
+            )
         }
-        self.publish(next)
+        self.publish(next, for: shard.nodeID)
         return next
     }
 
-    private func publish(_ work: Work) {
+    private func publish(_ work: Work, for nodeID: String) {
         let progress = work.progress
         let report = Membership.HandoffReport(
             epoch: work.plan.epoch,
@@ -159,21 +172,21 @@ final class Rebalancer: Service, Sendable {
             failedAttempts: Int64(progress.failedAttempts),
             isFinished: work.isFinished
         )
-        self.reported.withLock { $0 = report }
+        self.reported.withLock { $0[nodeID] = report }
         guard report.isFinished else { return }
         if report.moved > 0 { self.lastChangeGauge.record(Self.seconds(ContinuousClock.now - work.startedAt)) }
         self.done()
     }
 
     /// One SKU: freeze and snapshot here, send, and drop the frozen copy once the new owner has it.
-    private func move(_ move: HandoffPlan.Move, epoch: Int64) async -> Bool {
+    private func move(_ move: HandoffPlan.Move, epoch: Int64, from shard: Shard) async -> Bool {
         guard let membership = self.membership(), membership.epoch == epoch,
             let owner = membership.node(move.to), let endpoint = PeerEndpoint(nodeID: owner.id, address: owner.peerAddress),
             let peers = self.peers()
         else { return false }
         let exportedAt = ContinuousClock.now
         do {
-            guard case .snapshot(let snapshot) = try await self.store.exportForHandoff(move.sku) else {
+            guard case .snapshot(let snapshot) = try await shard.store.exportForHandoff(move.sku) else {
                 // Never here, or already handed over and acknowledged.
                 return true
             }
@@ -189,7 +202,7 @@ final class Rebalancer: Service, Sendable {
                 case .imported:
                     self.recordFreeze(ContinuousClock.now - frozenAt)
                     self.frozenSince.withLock { $0[move.sku] = nil }
-                    try await self.store.finishHandoff(move.sku)
+                    try await shard.store.finishHandoff(move.sku)
                     return true
                 case .refused(let why):
                     self.logger.info("a handoff was refused", metadata: ["sku": "\(move.sku)", "to": "\(move.to)", "reason": "\(why)"])

@@ -1,14 +1,15 @@
 import FlashSaleCluster
+import FlashSaleRedis
 import FlashSaleTesting
 import Foundation
 import HTTPTypes
 import Synchronization
 import Testing
 
-/// Issue 5's failover under load, with a 2 s membership lease: n1 (the first node, so the syncer's
-/// leader) is killed, a survivor adopts its shard and serves its SKUs within the lease and 5 s,
-/// and n1 takes its shard back when it starts again; then n3 is paused past its lease and
-/// resumed. Nothing may fail but a retried 503, nothing may oversell, every acknowledged
+/// Issue 5's failover under load, with a 2 s membership lease: the syncer's leader is killed, a
+/// survivor adopts its shard and serves its SKUs within the lease and 5 s, and the node takes its
+/// shard back when it starts again; then another node is paused past its lease and resumed; then
+/// the third is killed for good and removed, its SKUs handed over from its adopted shard. Nothing may fail but a retried 503, nothing may oversell, every acknowledged
 /// reservation answers as it was left, and PostgreSQL agrees.
 @Suite(.serialized) struct ClusterFailoverTests {
     static let lease = Duration.seconds(2)
@@ -30,20 +31,43 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         let owners = TestCluster.membership(active: ["n1", "n2", "n3"])
 
-        // Killed: a survivor adopts n1's shard; started again, n1 takes it back.
-        let killed = try await Self.outage(of: "n1", in: cluster, load: load, owners: owners, signal: SIGKILL) {
-            try cluster.node("n1").start()
+        // The syncer's leader killed: a survivor adopts its shard; started again, it takes it back.
+        let (_, body) = try await HTTP.call(cluster.node("n2").httpPort, .get, "/v1/cluster")
+        let syncer = try #require((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["syncer"] as? [String: Any])
+        let leader = try #require(syncer["leader"] as? String)
+        let killed = try await Self.outage(of: leader, in: cluster, load: load, owners: owners, signal: SIGKILL) {
+            try cluster.node(leader).start()
         }
-        print("n1 killed: its SKUs served again after \(killed)")
+        print("\(leader), the syncer's leader, killed: its SKUs served again after \(killed)")
         // Paused past its lease: adopted meanwhile; when it wakes it learns the new epoch from its
         // own shard's fence before it answers, and takes its shard back.
-        let paused = try await Self.outage(of: "n3", in: cluster, load: load, owners: owners, signal: SIGSTOP) {
-            cluster.node("n3").signal(SIGCONT)
+        let other = leader == "n3" ? "n2" : "n3"
+        let paused = try await Self.outage(of: other, in: cluster, load: load, owners: owners, signal: SIGSTOP) {
+            cluster.node(other).signal(SIGCONT)
         }
-        print("n3 paused: its SKUs served again after \(paused)")
+        print("\(other) paused: its SKUs served again after \(paused)")
+        // Killed and never back: the operator removes it, and the survivor serving its shard hands
+        // its SKUs to their new owners from there.
+        let gone = Set(["n1", "n2", "n3"]).subtracting([leader, other]).first!
+        let survivors = cluster.nodes.filter { $0.id != gone }
+        load.entries.withLock { $0 = survivors.map(\.httpPort) }
+        cluster.node(gone).signal(SIGKILL)
+        let goneSKU = try #require(load.skus.first { owners.owner(of: $0)?.id == gone })
+        _ = try await Self.waitUntilServed(goneSKU, through: survivors[0].httpPort, since: .now)
+        let (status, answer) = try await HTTP.call(survivors[0].httpPort, .delete, "/v1/cluster/nodes/\(gone)")
+        #expect(status == 202, "\(answer)")
+        try await cluster.waitUntilSettled(active: Set(survivors.map(\.id)))
+        let remaining = TestCluster.membership(active: survivors.map(\.id))
+        for sku in load.skus {
+            var holders: [String] = []
+            for node in cluster.nodes where try await cluster.shard(of: node.id).client.send(["EXISTS", SKUKeys.meta(sku)]) == .integer(1) {
+                holders.append(node.id)
+            }
+            #expect(holders == [remaining.owner(of: sku)!.id], "\(sku) is held by \(holders)")
+        }
         try await Task.sleep(for: .seconds(1))
         await load.stop()
-        try await load.verify(cluster, through: cluster.ports)
+        try await load.verify(cluster, through: survivors.map(\.httpPort))
     }
 
     /// Takes node `id` away with `signal` while clients go to the other nodes, waits until one of
