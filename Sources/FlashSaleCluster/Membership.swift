@@ -160,7 +160,7 @@ public struct Membership: Sendable, Hashable {
     /// active nodes exist (their SKUs move to it), else `active`. It waits while another change is
     /// in progress: changes go one at a time, so a SKU can never be created on two joiners. A
     /// restart at the same addresses changes nothing, so a node killed and started again moves no SKUs.
-    public func join(_ announced: Node) -> MembershipChange {
+    public func join(_ announced: Node) -> Change {
         let existing = self.node(announced.id)
         var node = announced
         guard let existing, existing.state != .down else {
@@ -176,7 +176,7 @@ public struct Membership: Sendable, Hashable {
 
     /// What `DELETE /v1/cluster/nodes/{id}` does: the node becomes `leaving` under a new epoch, its
     /// SKUs move to the others, and then it is `down`.
-    public func leave(_ id: String) -> MembershipChange {
+    public func leave(_ id: String) -> Change {
         guard var node = self.node(id) else { return .refuse("\(id) is not a member") }
         switch node.state {
         case .leaving, .down:
@@ -213,7 +213,7 @@ public struct Membership: Sendable, Hashable {
         }
     }
 
-    public enum MembershipChange: Sendable, Hashable {
+    public enum Change: Sendable, Hashable {
         case unchanged
         /// Write these nodes under a new epoch.
         case record([Node])

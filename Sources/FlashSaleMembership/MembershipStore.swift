@@ -70,7 +70,7 @@ public enum MembershipStore {
     private static func change(
         _ connection: PostgresConnection,
         lease: (id: String, milliseconds: Int)?,
-        decide: (Membership) -> Membership.MembershipChange
+        decide: (Membership) -> Membership.Change
     ) throws -> Bool {
         try connection.transaction {
             guard let text = try connection.execute("SELECT epoch FROM cluster_epoch WHERE id = 1 FOR UPDATE").first?[0],

@@ -62,22 +62,18 @@ struct ForwardingOperations: SaleOperations {
         guard let owner = membership.owner(of: operation.sku) else {
             return .failure(.unavailable("no node owns SKUs at membership epoch \(membership.epoch); retry"))
         }
-        if owner.id == self.nodeID {
-            let outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
-            // Our shard knows a newer membership than we routed by: read it, and route again once.
-            if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
-                await self.catchUp(epoch)
-                return await self.route(operation, hopLimit: hopLimit, mayCatchUp: false)
-            }
-            return outcome
-        }
-        // The owner is gone and a survivor serves its shard: this node, or the one to forward to.
+        // The owner serves its shard, or while it is gone, the survivor that adopted it.
         let server = membership.server(of: owner)
         if server.id == self.nodeID {
-            guard let store = self.adopted.store(for: owner) else {
-                return .failure(.unavailable("the shard of \(owner.id) has no valid Redis URL"))
+            let outcome: SaleOutcome
+            if owner.id == self.nodeID {
+                outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
+            } else if let store = self.adopted.store(for: owner) {
+                outcome = await operation.run(on: store)
+            } else {
+                outcome = .failure(.unavailable("the shard of \(owner.id) has no valid Redis URL"))
             }
-            let outcome = await operation.run(on: store)
+            // The shard knows a newer membership than we routed by: read it, and route again once.
             if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
                 await self.catchUp(epoch)
                 return await self.route(operation, hopLimit: hopLimit, mayCatchUp: false)
