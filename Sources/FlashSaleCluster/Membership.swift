@@ -135,15 +135,16 @@ public struct Membership: Sendable, Hashable {
     }
 
     /// The shards `adopter` should adopt now: those of nodes that own SKUs (active or leaving),
-    /// whose lease has expired, and that no live node serves. Each goes to one survivor, the live
-    /// active node with the lowest id, so that two survivors never race for the same shard.
+    /// whose lease has expired, and that no live active node serves (an adopter that is itself
+    /// gone, or leaving, hands the shard on). Each goes to one survivor, the live active node with
+    /// the lowest id, so that two survivors never race for the same shard.
     public func shardsToAdopt(by adopter: String) -> [Node] {
         let live = self.nodes.filter { $0.isLive && $0.state == .active }
         guard live.first?.id == adopter else { return [] }
         return self.nodes.filter { node in
             guard node.state == .active || node.state == .leaving, !node.isLive else { return false }
-            guard let current = node.adoptedBy else { return true }
-            return self.node(current)?.isLive != true
+            guard let current = node.adoptedBy.flatMap({ self.node($0) }) else { return true }
+            return current.id != adopter && !(current.isLive && current.state == .active)
         }
     }
 

@@ -127,7 +127,7 @@ public struct CoordinatorNode: Sendable {
             )
         }
         rebalancerSlot.value = rebalancer
-        let receiver = HandoffReceiver(nodeID: this.id, store: store, membership: currentMembership)
+        let receiver = HandoffReceiver(nodeID: this.id, store: store, adopted: adopted, membership: currentMembership)
         let forwarding = ForwardingOperations(
             nodeID: configuration.nodeID,
             local: store,

@@ -65,14 +65,13 @@ struct ForwardingOperations: SaleOperations {
         // The owner serves its shard, or while it is gone, the survivor that adopted it.
         let server = membership.server(of: owner)
         if server.id == self.nodeID {
-            let outcome: SaleOutcome
-            if owner.id == self.nodeID {
-                outcome = await self.runAsOwner(operation, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
-            } else if let store = self.adopted.store(for: owner) {
-                outcome = await operation.run(on: store)
-            } else {
-                outcome = .failure(.unavailable("the shard of \(owner.id) has no valid Redis URL"))
-            }
+            let store = owner.id == self.nodeID ? self.local : self.adopted.store(for: owner)
+            let outcome =
+                if let store {
+                    await self.runAsOwner(operation, on: store, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
+                } else {
+                    SaleOutcome.failure(.unavailable("the shard of \(owner.id) has no valid Redis URL"))
+                }
             // The shard knows a newer membership than we routed by: read it, and route again once.
             if case .failure(.staleMembership(let epoch)) = outcome, mayCatchUp {
                 await self.catchUp(epoch)
@@ -99,9 +98,14 @@ struct ForwardingOperations: SaleOperations {
     /// `moved` (503) while the SKU is in transit, and `unknownSKU` when it never had it; only then
     /// does a define create the SKU here. (Scripts on a reservation answer `unknownReservation`
     /// for a SKU the shard does not hold, so that answer is asked about too.)
-    private func runAsOwner(_ operation: SaleOperation, previousOwner: Membership.Node?, in membership: Membership) async -> SaleOutcome {
-        guard let previousOwner else { return await operation.run(on: self.local) }
-        let outcome = await Self.runWithoutCreating(operation, on: self.local)
+    private func runAsOwner(
+        _ operation: SaleOperation,
+        on store: SKUStore,
+        previousOwner: Membership.Node?,
+        in membership: Membership
+    ) async -> SaleOutcome {
+        guard let previousOwner else { return await operation.run(on: store) }
+        let outcome = await Self.runWithoutCreating(operation, on: store)
         switch outcome {
         case .failure(.unknownSKU), .failure(.unknownReservation):
             break
@@ -111,25 +115,26 @@ struct ForwardingOperations: SaleOperations {
         let previous = await self.askPreviousOwner(previousOwner, operation, in: membership)
         switch (previous, operation) {
         case (.failure(.unknownSKU), .defineSKU):
-            return await operation.run(on: self.local)
+            return await operation.run(on: store)
         case (.failure(.moved), _):
             // The SKU left the previous owner; it may have arrived here meanwhile, and then this
             // shard's answer stands (a reservation it does not know is unknown).
-            guard case .failure(.unknownReservation) = outcome, (try? await self.local.skuState(operation.sku)) != nil else {
+            guard case .failure(.unknownReservation) = outcome, (try? await store.skuState(operation.sku)) != nil else {
                 return previous
             }
-            return await operation.run(on: self.local)
+            return await operation.run(on: store)
         default:
             return previous
         }
     }
 
     /// Asks the node that serves the previous owner's shard: the previous owner, or the node that
-    /// adopted its shard while it is gone (this node, then it runs the call on that shard itself).
+    /// adopted its shard while it is gone. When that is this node, it runs the call on that shard itself.
     private func askPreviousOwner(_ node: Membership.Node, _ operation: SaleOperation, in membership: Membership) async -> SaleOutcome {
         let server = membership.server(of: node)
         if server.id == self.nodeID {
-            guard let store = self.adopted.store(for: node) else {
+            // This node's own shard (the owner is a gone node this node serves), or one it adopted.
+            guard let store = node.id == self.nodeID ? self.local : self.adopted.store(for: node) else {
                 return .failure(.unavailable("the shard of \(node.id) has no valid Redis URL"))
             }
             return await Self.runWithoutCreating(operation, on: store)

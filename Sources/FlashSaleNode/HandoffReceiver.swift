@@ -5,25 +5,30 @@ import FlashSaleRedis
 import Synchronization
 
 /// The new owner's side of a handoff: gathers a SKU's snapshot chunks and imports the whole
-/// snapshot into this node's shard, but only for a SKU this node owns under its membership.
+/// snapshot into the shard of the SKU's owner under this node's membership, when this node serves
+/// it: its own, or one it adopted from a gone owner.
 final class HandoffReceiver: Sendable {
     private let nodeID: String
     private let store: SKUStore
+    private let adopted: AdoptedShards
     private let membership: @Sendable () -> Membership?
     private let assembly = Mutex(HandoffAssembly())
 
-    init(nodeID: String, store: SKUStore, membership: @escaping @Sendable () -> Membership?) {
+    init(nodeID: String, store: SKUStore, adopted: AdoptedShards, membership: @escaping @Sendable () -> Membership?) {
         self.nodeID = nodeID
         self.store = store
+        self.adopted = adopted
         self.membership = membership
     }
 
     /// The caller has learnt the chunk's epoch first (a receiver behind it could refuse a SKU it owns).
     func receive(_ chunk: HandoffChunk) async -> HandoffAnswer.Outcome {
         let sku = chunk.state.sku
-        guard let membership = self.membership(), membership.owner(of: sku)?.id == self.nodeID else {
+        guard let membership = self.membership(), let owner = membership.owner(of: sku), membership.server(of: owner).id == self.nodeID,
+            let store = owner.id == self.nodeID ? self.store : self.adopted.store(for: owner)
+        else {
             let epoch = self.membership()?.epoch ?? 0
-            return .refused("\(self.nodeID) does not own \(sku) under membership epoch \(epoch)")
+            return .refused("\(self.nodeID) does not serve the owner of \(sku) under membership epoch \(epoch)")
         }
         switch self.assembly.withLock({ $0.receive(chunk, now: .now) }) {
         case .incomplete(let next):
@@ -33,7 +38,7 @@ final class HandoffReceiver: Sendable {
         case .complete(let snapshot):
             do {
                 // Imported now or by an earlier attempt: either way the SKU is here.
-                _ = try await self.store.importHandoff(snapshot)
+                _ = try await store.importHandoff(snapshot)
                 return .imported
             } catch {
                 return .refused("the import failed: \(error)")

@@ -180,8 +180,9 @@ final class Rebalancer: Service, Sendable {
 
     /// One SKU: freeze and snapshot here, send, and drop the frozen copy once the new owner has it.
     private func move(_ move: HandoffPlan.Move, epoch: Int64, from shard: Shard) async -> Bool {
-        guard let membership = self.membership(), membership.epoch == epoch,
-            let owner = membership.node(move.to), let endpoint = PeerEndpoint(nodeID: owner.id, address: owner.peerAddress),
+        // To the node that serves the new owner's shard: the owner, or the survivor that adopted it.
+        guard let membership = self.membership(), membership.epoch == epoch, let owner = membership.node(move.to),
+            case let server = membership.server(of: owner), let endpoint = PeerEndpoint(nodeID: server.id, address: server.peerAddress),
             let peers = self.peers()
         else { return false }
         let exportedAt = ContinuousClock.now

@@ -163,6 +163,10 @@ struct MembershipTests {
         adopter.adoptedBy = nil
         let both = Membership(epoch: 7, nodes: [gone, adopter, Self.node("n3")])
         #expect(both.shardsToAdopt(by: "n3").map(\.id) == ["n1", "n2"])
+        // The adopter leaves: the shard goes to an active survivor.
+        var leavingAdopter = Self.node("n2", state: .leaving)
+        leavingAdopter.adoptedBy = nil
+        #expect(Membership(epoch: 7, nodes: [gone, leavingAdopter, Self.node("n3")]).shardsToAdopt(by: "n3").map(\.id) == ["n1"])
         // A joining node that never heartbeated (added before it runs) owns nothing yet to adopt.
         var added = Self.node("n5", state: .joining)
         added.isLive = false

@@ -9,7 +9,8 @@ import Testing
 /// Issue 5's failover under load, with a 2 s membership lease: the syncer's leader is killed, a
 /// survivor adopts its shard and serves its SKUs within the lease and 5 s, and the node takes its
 /// shard back when it starts again; then another node is paused past its lease and resumed; then
-/// the third is killed for good and removed, its SKUs handed over from its adopted shard. Nothing may fail but a retried 503, nothing may oversell, every acknowledged
+/// the third is killed for good while the second leaves (SKUs move into the gone node's adopted
+/// shard), and is removed too (its SKUs move out of it). Nothing may fail but a retried 503, nothing may oversell, every acknowledged
 /// reservation answers as it was left, and PostgreSQL agrees.
 @Suite(.serialized) struct ClusterFailoverTests {
     static let lease = Duration.seconds(2)
@@ -46,28 +47,31 @@ import Testing
             cluster.node(other).signal(SIGCONT)
         }
         print("\(other) paused: its SKUs served again after \(paused)")
-        // Killed and never back: the operator removes it, and the survivor serving its shard hands
-        // its SKUs to their new owners from there.
+        // Killed and never back, while another node leaves: the leaver hands SKUs to the gone
+        // node's shard (through the survivor serving it); then the operator removes the gone node
+        // too, and its SKUs move from its shard to the last node.
         let gone = Set(["n1", "n2", "n3"]).subtracting([leader, other]).first!
-        let survivors = cluster.nodes.filter { $0.id != gone }
-        load.entries.withLock { $0 = survivors.map(\.httpPort) }
+        load.entries.withLock { $0 = [cluster.node(leader).httpPort, cluster.node(other).httpPort] }
         cluster.node(gone).signal(SIGKILL)
         let goneSKU = try #require(load.skus.first { owners.owner(of: $0)?.id == gone })
-        _ = try await Self.waitUntilServed(goneSKU, through: survivors[0].httpPort, since: .now)
-        let (status, answer) = try await HTTP.call(survivors[0].httpPort, .delete, "/v1/cluster/nodes/\(gone)")
-        #expect(status == 202, "\(answer)")
-        try await cluster.waitUntilSettled(active: Set(survivors.map(\.id)))
-        let remaining = TestCluster.membership(active: survivors.map(\.id))
+        _ = try await Self.waitUntilServed(goneSKU, through: cluster.node(leader).httpPort, since: .now)
+        for leaving in [other, gone] {
+            let (status, answer) = try await HTTP.call(cluster.node(leader).httpPort, .delete, "/v1/cluster/nodes/\(leaving)")
+            #expect(status == 202, "\(answer)")
+            try await Self.waitUntilDown(leaving, through: cluster.node(leader).httpPort)
+        }
+        try await cluster.waitUntilSettled(active: [leader])
         for sku in load.skus {
             var holders: [String] = []
             for node in cluster.nodes where try await cluster.shard(of: node.id).client.send(["EXISTS", SKUKeys.meta(sku)]) == .integer(1) {
                 holders.append(node.id)
             }
-            #expect(holders == [remaining.owner(of: sku)!.id], "\(sku) is held by \(holders)")
+            #expect(holders == [leader], "\(sku) is held by \(holders)")
         }
         try await Task.sleep(for: .seconds(1))
         await load.stop()
-        try await load.verify(cluster, through: survivors.map(\.httpPort))
+        // The node that left still runs (down, it forwards); the gone one does not.
+        try await load.verify(cluster, through: [cluster.node(leader).httpPort, cluster.node(other).httpPort])
     }
 
     /// Takes node `id` away with `signal` while clients go to the other nodes, waits until one of
@@ -93,6 +97,21 @@ import Testing
         try await cluster.waitUntilSettled(active: Set(cluster.nodes.map(\.id)))
         load.entries.withLock { $0 = cluster.ports }
         return unavailable
+    }
+
+    /// Waits until the cluster, seen through `port`, has settled with node `id` down.
+    static func waitUntilDown(_ id: String, through port: Int) async throws {
+        for _ in 0..<600 {
+            if let (status, body) = try? await HTTP.call(port, .get, "/v1/cluster"), status == 200,
+                let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                cluster["rebalancing"] as? Bool == false,
+                (cluster["nodes"] as? [[String: Any]])?.contains(where: { $0["id"] as? String == id && $0["state"] as? String == "down" }) == true
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestServerError.didNotStart("\(id) down")
     }
 
     /// Polls the SKU through `port` until it answers 200; how long after `since` that was.
