@@ -153,6 +153,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The guarantees checked from a load run's history and the final state, without I/O.
+        .target(
+            name: "FlashSaleCheck",
+            dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // The operator's side of the admin API: add and remove nodes, follow their progress.
         .target(
             name: "FlashSaleAdmin",
@@ -188,6 +195,11 @@ let package = Package(
         .testTarget(
             name: "FlashSaleCoreTests",
             dependencies: ["FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleCheckTests",
+            dependencies: ["FlashSaleCheck", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

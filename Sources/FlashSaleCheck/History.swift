@@ -1,0 +1,98 @@
+public import FlashSaleCore
+
+/// One request of a load run and what came back: one JSON object per line of a history file.
+public struct HistoryEntry: Sendable, Hashable, Codable {
+    public enum Operation: String, Sendable, Hashable, Codable {
+        case define, reserve, commit, release
+    }
+
+    public var operation: Operation
+    public var startMilliseconds: Int64
+    public var endMilliseconds: Int64
+    public var sku: String
+    public var user: String?
+    public var quantity: Int64?
+    public var requestId: String?
+    /// The reservation a commit or release names, or the one a reserve was answered with.
+    public var reservationId: String?
+    /// The HTTP status; nil when no answer came (a timeout, a broken connection): the outcome is unknown.
+    public var status: Int?
+    /// The answer's error code, when it was an error.
+    public var error: String?
+
+    public init(
+        operation: Operation,
+        startMilliseconds: Int64,
+        endMilliseconds: Int64,
+        sku: String,
+        user: String? = nil,
+        quantity: Int64? = nil,
+        requestId: String? = nil,
+        reservationId: String? = nil,
+        status: Int? = nil,
+        error: String? = nil
+    ) {
+        self.operation = operation
+        self.startMilliseconds = startMilliseconds
+        self.endMilliseconds = endMilliseconds
+        self.sku = sku
+        self.user = user
+        self.quantity = quantity
+        self.requestId = requestId
+        self.reservationId = reservationId
+        self.status = status
+        self.error = error
+    }
+
+    /// The cluster acknowledged the request: it took effect, and must stay so.
+    public var isAcknowledged: Bool { self.status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// What the cluster and the record hold after the run, read through the API and from PostgreSQL.
+public struct FinalState: Sendable, Hashable {
+    public struct RecordRow: Sendable, Hashable {
+        public var sku: String
+        public var status: ReservationStatus
+
+        public init(sku: String, status: ReservationStatus) {
+            self.sku = sku
+            self.status = status
+        }
+    }
+
+    public var skus: [String: SKUState]
+    /// Every reservation the history names, as the API answers it now; absent when it answered 404.
+    public var reservations: [String: Reservation]
+    /// The PostgreSQL record's `reservations` rows by id (more than one row per id is a violation).
+    public var recordRows: [String: [RecordRow]]
+    /// The record's `inventory` counters: stock, reserved, committed.
+    public var recordInventory: [String: [Int64]]
+
+    public init(
+        skus: [String: SKUState],
+        reservations: [String: Reservation],
+        recordRows: [String: [RecordRow]],
+        recordInventory: [String: [Int64]]
+    ) {
+        self.skus = skus
+        self.reservations = reservations
+        self.recordRows = recordRows
+        self.recordInventory = recordInventory
+    }
+}
+
+/// A broken guarantee, with the requests that show it.
+public struct Violation: Sendable, Hashable, CustomStringConvertible {
+    public var invariant: String
+    public var detail: String
+    public var operations: [HistoryEntry]
+
+    public var description: String {
+        let shown = self.operations.prefix(5).map { entry in
+            "    \(entry.operation.rawValue) \(entry.sku) \(entry.reservationId ?? entry.requestId ?? "")"
+                + " at \(entry.startMilliseconds)-\(entry.endMilliseconds) ms: \(entry.status.map(String.init) ?? "no answer")"
+                + (entry.error.map { " \($0)" } ?? "")
+        }
+        return (["\(self.invariant): \(self.detail)"] + shown).joined(separator: "\n")
+    }
+}

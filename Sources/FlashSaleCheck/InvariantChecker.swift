@@ -1,0 +1,121 @@
+public import FlashSaleCore
+
+/// Checks a load run's history against the final state for the guarantees of shared/DESIGN.md:
+/// I1 no oversell, I2 no acknowledged reservation lost, commits and releases that stay as
+/// acknowledged, I4 per-user limits, I5 idempotency, I7 resolve at most once, conservation, and
+/// I6 exactly once in the record. Pure: the history and the state come in, violations go out.
+public enum InvariantChecker {
+    public static func check(_ history: [HistoryEntry], final: FinalState) -> [Violation] {
+        var violations: [Violation] = []
+        let acknowledged = history.filter(\.isAcknowledged)
+        let reserves = acknowledged.filter { $0.operation == .reserve && $0.reservationId != nil }
+        let commits = acknowledged.filter { $0.operation == .commit }
+        let releases = acknowledged.filter { $0.operation == .release }
+        let known = Dictionary(reserves.map { ($0.reservationId!, $0) }, uniquingKeysWith: { first, _ in first })
+
+        // I2: every acknowledged reservation is still there.
+        for (id, entry) in known.sorted(by: { $0.key < $1.key }) where final.reservations[id] == nil {
+            violations.append(.init(invariant: "I2 lost acknowledgement", detail: "reservation \(id) of \(entry.sku) is gone", operations: [entry]))
+        }
+        // Acknowledged resolutions stay, and never both (I7).
+        let committedIDs = Set(commits.compactMap(\.reservationId))
+        let releasedIDs = Set(releases.compactMap(\.reservationId))
+        for id in committedIDs.intersection(releasedIDs).sorted() {
+            let involved = history.filter { $0.reservationId == id && $0.isAcknowledged }
+            violations.append(.init(invariant: "I7 resolved twice", detail: "reservation \(id) was both committed and released", operations: involved))
+        }
+        for entry in commits {
+            guard let id = entry.reservationId, let now = final.reservations[id], now.status != .committed else { continue }
+            violations.append(.init(invariant: "I2 commit lost", detail: "reservation \(id) was committed and is now \(now.status.rawValue)", operations: [entry]))
+        }
+        for entry in releases {
+            guard let id = entry.reservationId, let now = final.reservations[id], now.status != .released else { continue }
+            violations.append(.init(invariant: "I7 release lost", detail: "reservation \(id) was released and is now \(now.status.rawValue)", operations: [entry]))
+        }
+
+        // I5: one requestId, one reservation.
+        let byRequest = Dictionary(grouping: reserves) { "\($0.sku)\u{0}\($0.requestId ?? "")" }
+        for (_, entries) in byRequest.sorted(by: { $0.key < $1.key }) where Set(entries.compactMap(\.reservationId)).count > 1 {
+            violations.append(
+                .init(
+                    invariant: "I5 idempotency",
+                    detail: "requestId \(entries[0].requestId ?? "") of \(entries[0].sku) made \(Set(entries.compactMap(\.reservationId)).count) reservations",
+                    operations: entries
+                )
+            )
+        }
+
+        let unknownReserves = Set(history.filter { $0.operation == .reserve && $0.status == nil }.map(\.sku))
+        for (sku, state) in final.skus.sorted(by: { $0.key < $1.key }) {
+            let mine = final.reservations.values.filter { $0.sku == sku && known[$0.id] != nil }
+            let live = mine.filter { $0.status == .reserved || $0.status == .committed }
+            let committed = mine.filter { $0.status == .committed }.reduce(0) { $0 + $1.quantity }
+            let reserved = mine.filter { $0.status == .reserved }.reduce(0) { $0 + $1.quantity }
+            // I1: never more sold or held than the stock.
+            if state.reserved + state.committed > state.settings.stock || committed > state.settings.stock {
+                let involved = commits.filter { $0.sku == sku }
+                violations.append(
+                    .init(
+                        invariant: "I1 oversell",
+                        detail: "\(sku): stock \(state.settings.stock), reserved \(state.reserved), committed \(state.committed) "
+                            + "(acknowledged and committed: \(committed))",
+                        operations: involved
+                    )
+                )
+            }
+            // Conservation: the counters are the sum of the reservations (exactly, when every
+            // reservation's outcome is known; otherwise at least what is known).
+            let complete = !unknownReserves.contains(sku)
+            if complete ? (state.reserved != reserved || state.committed != committed) : (state.reserved + state.committed < reserved + committed) {
+                violations.append(
+                    .init(
+                        invariant: "conservation",
+                        detail: "\(sku): counters reserved \(state.reserved), committed \(state.committed); "
+                            + "its acknowledged reservations hold \(reserved) and \(committed)",
+                        operations: []
+                    )
+                )
+            }
+            // I4: no user holds more than the limit.
+            for (user, holdings) in Dictionary(grouping: live, by: \.user) {
+                let held = holdings.reduce(0) { $0 + $1.quantity }
+                guard held > state.settings.perUserLimit else { continue }
+                violations.append(
+                    .init(
+                        invariant: "I4 per-user limit",
+                        detail: "\(user) holds \(held) of \(sku), limit \(state.settings.perUserLimit)",
+                        operations: holdings.compactMap { known[$0.id] }
+                    )
+                )
+            }
+            // I6: the record's counters are the cluster's.
+            if let record = final.recordInventory[sku], record != [state.settings.stock, state.reserved, state.committed] {
+                violations.append(
+                    .init(
+                        invariant: "I6 record",
+                        detail: "\(sku): the record has stock, reserved, committed \(record), the cluster "
+                            + "\([state.settings.stock, state.reserved, state.committed])",
+                        operations: []
+                    )
+                )
+            }
+        }
+        // I6: every committed reservation in the record once, committed.
+        for reservation in final.reservations.values.sorted(by: { $0.id < $1.id }) where reservation.status == .committed {
+            let rows = final.recordRows[reservation.id] ?? []
+            guard rows.count != 1 || rows[0].status != .committed else { continue }
+            violations.append(
+                .init(
+                    invariant: "I6 exactly once",
+                    detail: "committed reservation \(reservation.id) of \(reservation.sku) has \(rows.count) record row(s): "
+                        + rows.map(\.status.rawValue).joined(separator: ", "),
+                    operations: known[reservation.id].map { [$0] } ?? []
+                )
+            )
+        }
+        for (id, rows) in final.recordRows.sorted(by: { $0.key < $1.key }) where rows.count > 1 && final.reservations[id]?.status != .committed {
+            violations.append(.init(invariant: "I6 exactly once", detail: "reservation \(id) has \(rows.count) record rows", operations: []))
+        }
+        return violations
+    }
+}

@@ -1,0 +1,94 @@
+import FlashSaleCore
+import Testing
+
+@testable import FlashSaleCheck
+
+/// The checker against histories with one planted violation each: it must name exactly that one.
+struct InvariantCheckerTests {
+    /// A small sale: stock 3, limit 2; u1 reserves r1 and commits it, u2 reserves r2 and releases
+    /// it, u3 reserves r3 and keeps it; r1's requestId is retried and answered with r1 again.
+    static let history: [HistoryEntry] = [
+        .init(operation: .reserve, startMilliseconds: 0, endMilliseconds: 1, sku: "a", user: "u1", quantity: 1, requestId: "q1", reservationId: "r1", status: 201),
+        .init(operation: .reserve, startMilliseconds: 2, endMilliseconds: 3, sku: "a", user: "u1", quantity: 1, requestId: "q1", reservationId: "r1", status: 200),
+        .init(operation: .commit, startMilliseconds: 4, endMilliseconds: 5, sku: "a", reservationId: "r1", status: 200),
+        .init(operation: .reserve, startMilliseconds: 6, endMilliseconds: 7, sku: "a", user: "u2", quantity: 1, requestId: "q2", reservationId: "r2", status: 201),
+        .init(operation: .release, startMilliseconds: 8, endMilliseconds: 9, sku: "a", reservationId: "r2", status: 200),
+        .init(operation: .reserve, startMilliseconds: 10, endMilliseconds: 11, sku: "a", user: "u3", quantity: 1, requestId: "q3", reservationId: "r3", status: 201),
+        .init(operation: .reserve, startMilliseconds: 12, endMilliseconds: 13, sku: "a", user: "u4", quantity: 1, requestId: "q4", status: 409, error: "sold_out"),
+    ]
+
+    static func reservation(_ id: String, _ user: String, _ status: ReservationStatus) -> Reservation {
+        Reservation(id: id, sku: "a", user: user, quantity: 1, status: status, expiresAtMilliseconds: 0, requestId: "q" + id.dropFirst())
+    }
+
+    static let final = FinalState(
+        skus: ["a": SKUState(sku: "a", settings: .init(stock: 3, perUserLimit: 2, reservationTtlSeconds: 600), reserved: 1, committed: 1)],
+        reservations: [
+            "r1": reservation("r1", "u1", .committed), "r2": reservation("r2", "u2", .released), "r3": reservation("r3", "u3", .reserved),
+        ],
+        recordRows: ["r1": [.init(sku: "a", status: .committed)], "r2": [.init(sku: "a", status: .released)], "r3": [.init(sku: "a", status: .reserved)]],
+        recordInventory: ["a": [3, 1, 1]]
+    )
+
+    @Test func aCorrectRunHasNoViolation() {
+        #expect(InvariantChecker.check(Self.history, final: Self.final) == [])
+    }
+
+    @Test func anOversellIsCaught() {
+        var final = Self.final
+        final.skus["a"]!.settings.stock = 1
+        final.recordInventory["a"] = [1, 1, 1]
+        #expect(InvariantChecker.check(Self.history, final: final).map(\.invariant) == ["I1 oversell"])
+    }
+
+    @Test func aLostAcknowledgementIsCaught() {
+        var final = Self.final
+        final.reservations["r3"] = nil
+        final.skus["a"]!.reserved = 0
+        final.recordInventory["a"] = [3, 0, 1]
+        let violations = InvariantChecker.check(Self.history, final: final)
+        #expect(violations.map(\.invariant) == ["I2 lost acknowledgement"])
+        #expect(violations.first?.operations.first?.reservationId == "r3")
+    }
+
+    @Test func aCommitThatDidNotStayIsCaught() {
+        var final = Self.final
+        final.reservations["r1"]!.status = .expired
+        final.skus["a"]!.committed = 0
+        final.recordInventory["a"] = [3, 1, 0]
+        #expect(InvariantChecker.check(Self.history, final: final).map(\.invariant) == ["I2 commit lost"])
+    }
+
+    @Test func aDoubleCommitIsCaught() {
+        // Committed twice in the record...
+        var final = Self.final
+        final.recordRows["r1"] = [.init(sku: "a", status: .committed), .init(sku: "a", status: .committed)]
+        #expect(InvariantChecker.check(Self.history, final: final).map(\.invariant) == ["I6 exactly once"])
+        // ...or committed and released, both acknowledged.
+        let both = Self.history + [.init(operation: .release, startMilliseconds: 20, endMilliseconds: 21, sku: "a", reservationId: "r1", status: 200)]
+        #expect(InvariantChecker.check(both, final: Self.final).map(\.invariant) == ["I7 resolved twice", "I7 release lost"])
+    }
+
+    @Test func aRetryThatMadeASecondReservationIsCaught() {
+        let retried = Self.history + [
+            .init(operation: .reserve, startMilliseconds: 30, endMilliseconds: 31, sku: "a", user: "u3", quantity: 1, requestId: "q3", reservationId: "r9", status: 200)
+        ]
+        var final = Self.final
+        final.reservations["r9"] = Self.reservation("r9", "u3", .reserved)
+        final.skus["a"]!.reserved = 2
+        final.recordInventory["a"] = [3, 2, 1]
+        #expect(InvariantChecker.check(retried, final: final).map(\.invariant) == ["I5 idempotency"])
+    }
+
+    @Test func aUserOverTheLimitAndCountersThatDoNotAddUpAreCaught() {
+        let greedy = Self.history + [
+            .init(operation: .reserve, startMilliseconds: 40, endMilliseconds: 41, sku: "a", user: "u3", quantity: 2, requestId: "q8", reservationId: "r8", status: 201)
+        ]
+        var final = Self.final
+        final.skus["a"]!.settings.stock = 10
+        final.reservations["r8"] = Reservation(id: "r8", sku: "a", user: "u3", quantity: 2, status: .reserved, expiresAtMilliseconds: 0, requestId: "q8")
+        final.recordInventory["a"] = nil
+        // The counters were not raised for r8: conservation; u3 holds 3 of a limit of 2.
+        #expect(Set(InvariantChecker.check(greedy, final: final).map(\.invariant)) == ["conservation", "I4 per-user limit"])
+    }
+}
