@@ -268,7 +268,9 @@ let package = Package(
             // The executable too: the cluster tests run real `flashsale node` processes.
             dependencies: [
                 "FlashSaleNode",
+                "FlashSaleCheck",
                 "FlashSaleCluster",
+                "FlashSaleCore",
                 "FlashSaleRedis",
                 "FlashSalePostgres",
                 "FlashSaleSync",

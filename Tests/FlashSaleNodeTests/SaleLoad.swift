@@ -1,4 +1,6 @@
+import FlashSaleCheck
 import FlashSaleCluster
+import FlashSaleCore
 import FlashSalePostgres
 import FlashSaleRedis
 import FlashSaleSync
@@ -19,6 +21,8 @@ final class SaleLoad: Sendable {
         var unresolved = 0
         var retries = 0
         var requests = 0
+        /// Every request's final answer, for the invariant checker.
+        var history: [HistoryEntry] = []
     }
 
     let skus: [String]
@@ -39,6 +43,20 @@ final class SaleLoad: Sendable {
 
     func record(_ id: String, sku: String, _ status: String) { self.state.withLock { $0.reservations[id] = (sku, status) } }
     func unexpected(_ what: String) { self.state.withLock { $0.unexpected.append(what) } }
+
+    static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Records a request's final answer (`answer` nil: none came) in the history.
+    func remember(_ entry: HistoryEntry, _ answer: (Int, String)?) {
+        var entry = entry
+        entry.endMilliseconds = Self.nowMilliseconds
+        entry.status = answer?.0
+        if let body = answer?.1, let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] {
+            entry.error = object["error"] as? String
+            if entry.operation == .reserve { entry.reservationId = object["id"] as? String }
+        }
+        self.state.withLock { $0.history.append(entry) }
+    }
 
     /// Defines the SKUs through `port`, then starts `workers` buyers.
     func start(definingThrough port: Int, workers: Int = 6) async throws {
@@ -99,6 +117,51 @@ final class SaleLoad: Sendable {
         let committed = try connection.execute("SELECT id FROM reservations WHERE status = 'committed'").compactMap { $0[0] }
         #expect(committed.count == Set(committed).count)
         #expect(Set(committed) == Set(summary.reservations.filter { $0.value.status == "committed" }.keys))
+
+        // The same run through the invariant checker (flashsale check's core), which must agree.
+        let final = try await self.finalState(cluster, through: ports, connection)
+        #expect(final.reservations.count >= summary.reservations.count, "the checker must see every acknowledged reservation")
+        let violations = InvariantChecker.check(summary.history, final: final)
+        #expect(violations.isEmpty, "\(violations.prefix(10))")
+    }
+
+    /// The SKUs and every reservation the history names, through the API; the record from PostgreSQL.
+    func finalState(_ cluster: TestCluster, through ports: [Int], _ connection: PostgresConnection) async throws -> FinalState {
+        var skus: [String: SKUState] = [:]
+        for sku in self.skus {
+            let (_, body) = try await HTTP.call(ports.randomElement()!, .get, "/v1/skus/\(sku)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            let number = { (name: String) in Int64(object[name] as? Int ?? -1) }
+            skus[sku] = SKUState(
+                sku: sku,
+                settings: .init(stock: number("stock"), perUserLimit: number("perUserLimit"), reservationTtlSeconds: number("reservationTtlSeconds")),
+                reserved: number("reserved"),
+                committed: number("committed")
+            )
+        }
+        var reservations: [String: Reservation] = [:]
+        let named = self.state.withLock { $0.history }.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } }
+        for (id, sku) in Dictionary(named, uniquingKeysWith: { first, _ in first }) {
+            let (status, body) = try await HTTP.call(ports.randomElement()!, .get, "/v1/skus/\(sku)/reservations/\(id)")
+            guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let state = (object["status"] as? String).flatMap(ReservationStatus.init(rawValue:))
+            else { continue }
+            reservations[id] = Reservation(
+                id: id, sku: sku, user: object["user"] as? String ?? "", quantity: Int64(object["quantity"] as? Int ?? 0), status: state,
+                expiresAtMilliseconds: 0, requestId: object["requestId"] as? String ?? ""
+            )
+        }
+        var rows: [String: [FinalState.RecordRow]] = [:]
+        for row in try connection.execute("SELECT id, sku, status FROM reservations") {
+            guard let id = row[0], let sku = row[1], let status = row[2].flatMap(ReservationStatus.init(rawValue:)) else { continue }
+            rows[id, default: []].append(.init(sku: sku, status: status))
+        }
+        var inventory: [String: [Int64]] = [:]
+        for row in try connection.execute("SELECT sku, stock, reserved, committed FROM inventory") {
+            guard let sku = row[0] else { continue }
+            inventory[sku] = row.dropFirst().compactMap { $0.flatMap { Int64($0) } }
+        }
+        return FinalState(skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory)
     }
 
     /// One buyer: reserve, then commit half and release a quarter, through a random node each time;
@@ -107,8 +170,15 @@ final class SaleLoad: Sendable {
         let deadline = ContinuousClock.now + .seconds(120)
         for attempt in 0..<5_000 where !self.stopFlag.isSet && ContinuousClock.now < deadline {
             let sku = self.skus.randomElement()!
-            let body = #"{"user": "u\#(Int.random(in: 0..<40))", "quantity": 1, "requestId": "w\#(worker)-\#(attempt)"}"#
-            guard let (status, answer) = await self.call(.post, "/v1/skus/\(sku)/reservations", body) else { continue }
+            let user = "u\(Int.random(in: 0..<40))", requestId = "w\(worker)-\(attempt)"
+            let body = #"{"user": "\#(user)", "quantity": 1, "requestId": "\#(requestId)"}"#
+            let started = Self.nowMilliseconds
+            let reply = await self.call(.post, "/v1/skus/\(sku)/reservations", body)
+            self.remember(
+                .init(operation: .reserve, startMilliseconds: started, endMilliseconds: 0, sku: sku, user: user, quantity: 1, requestId: requestId),
+                reply
+            )
+            guard let (status, answer) = reply else { continue }
             guard status == 201 || status == 200 else {
                 if status != 409 || !(answer.contains("sold_out") || answer.contains("limit_exceeded")) {
                     self.unexpected("reserve \(sku): \(status) \(answer)")
@@ -123,9 +193,13 @@ final class SaleLoad: Sendable {
             let roll = Int.random(in: 0..<4)
             guard roll < 3 else { continue }
             let (action, outcome) = roll < 2 ? ("commit", "committed") : ("release", "released")
-            guard let (resolved, text) = await self.call(.post, "/v1/skus/\(sku)/reservations/\(id)/\(action)", nil) else {
-                continue
-            }
+            let resolving = Self.nowMilliseconds
+            let resolution = await self.call(.post, "/v1/skus/\(sku)/reservations/\(id)/\(action)", nil)
+            self.remember(
+                .init(operation: action == "commit" ? .commit : .release, startMilliseconds: resolving, endMilliseconds: 0, sku: sku, reservationId: id),
+                resolution
+            )
+            guard let (resolved, text) = resolution else { continue }
             if resolved == 200 { self.record(id, sku: sku, outcome) } else { self.unexpected("\(action) \(id) of \(sku): \(resolved) \(text)") }
         }
     }
