@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -160,6 +161,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The load generator and the reader of the final state that `flashsale load` and
+        // `flashsale check` run against a cluster.
+        .target(
+            name: "FlashSaleLoad",
+            dependencies: [
+                "FlashSaleCheck",
+                "FlashSaleCore",
+                "FlashSalePostgres",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The operator's side of the admin API: add and remove nodes, follow their progress.
         .target(
             name: "FlashSaleAdmin",
@@ -173,6 +187,10 @@ let package = Package(
             dependencies: [
                 "FlashSaleNode",
                 "FlashSaleAdmin",
+                "FlashSaleCheck",
+                "FlashSaleLoad",
+                "FlashSaleSync",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -269,6 +287,7 @@ let package = Package(
             dependencies: [
                 "FlashSaleNode",
                 "FlashSaleCheck",
+                "FlashSaleLoad",
                 "FlashSaleCluster",
                 "FlashSaleCore",
                 "FlashSaleRedis",

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Configuration
 import FlashSaleAdmin
+import FlashSaleCheck
 import FlashSaleCore
+import FlashSaleLoad
+import Histogram
 import FlashSaleNode
 import FlashSaleSync
 import Foundation
@@ -16,7 +19,7 @@ struct FlashSale: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flashsale",
         abstract: "A distributed flash-sale coordinator.",
-        subcommands: [Node.self, Audit.self, Admin.self]
+        subcommands: [Node.self, Audit.self, Admin.self, Load.self, Check.self]
     )
 }
 
@@ -223,5 +226,124 @@ struct Admin: AsyncParsableCommand {
                 print("  \(node.id)  \(node.state)  \(node.clientUrl)  \(node.skuCount) SKUs  \(node.slots) slots\(handoff)")
             }
         }
+    }
+}
+
+/// The admin token from a file or FLASHSALE_ADMIN_TOKEN.
+func adminToken(file: String?) throws -> String {
+    var token = ProcessInfo.processInfo.environment["FLASHSALE_ADMIN_TOKEN"]
+    if let file {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard let token, !token.isEmpty else { throw ValidationError("--admin-token-file or FLASHSALE_ADMIN_TOKEN is required") }
+    return token
+}
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drive a sale against a running cluster and write the history of every request.",
+        discussion: """
+            Defines SKUs PREFIX0..PREFIX(N-1), then buyers reserve a random SKU as a random user and \
+            commit, release or abandon what they get, through a random node each time; a request \
+            without an answer, or answered 503, is retried with the same requestId. Prints progress \
+            every second and latency percentiles at the end; `flashsale check HISTORY` checks the run.
+            """
+    )
+
+    @Option(help: "A node's client URL (repeat for several).") var url: [String] = ["http://127.0.0.1:8080"]
+    @Option(help: "File holding the admin bearer token (or FLASHSALE_ADMIN_TOKEN).") var adminTokenFile: String?
+    @Option(help: "Where to write the history (JSON lines).") var history: String = "history.jsonl"
+    @Option(help: "SKU name prefix.") var skuPrefix: String = "load-"
+    @Option(help: "Number of SKUs.") var skus: Int = 20
+    @Option(help: "Stock of each SKU.") var stock: Int64 = 100
+    @Option(help: "Per-user limit of each SKU.") var perUserLimit: Int64 = 2
+    @Option(help: "Reservation time to live, seconds.") var ttlSeconds: Int64 = 600
+    @Option(help: "Number of distinct users.") var users: Int = 500
+    @Option(help: "Buyers running at once.") var concurrency: Int = 16
+    @Option(help: "How long to run, seconds.") var seconds: Int = 30
+    @Option(help: "Share of reservations committed.") var commitShare: Double = 0.5
+    @Option(help: "Share of reservations released (the rest are abandoned).") var releaseShare: Double = 0.25
+
+    func validate() throws {
+        guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
+            self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, self.commitShare >= 0, self.releaseShare >= 0,
+            self.commitShare + self.releaseShare <= 1
+        else { throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, shares summing to at most 1") }
+    }
+
+    func run() async throws {
+        let urls = try self.url.map { text in
+            guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else { throw ValidationError("\(text) is not an http:// URL") }
+            return url
+        }
+        let generator = LoadGenerator(
+            settings: .init(
+                urls: urls, adminToken: try adminToken(file: self.adminTokenFile), skuPrefix: self.skuPrefix, skuCount: self.skus,
+                stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, users: self.users,
+                concurrency: self.concurrency, duration: .seconds(self.seconds), commitShare: self.commitShare, releaseShare: self.releaseShare
+            )
+        )
+        try await generator.defineSKUs()
+        let run = Task { await generator.run() }
+        let end = ContinuousClock.now + .seconds(self.seconds)
+        var last = 0
+        while ContinuousClock.now < end {
+            try await Task.sleep(for: .seconds(1))
+            let progress = generator.progress
+            let sold = progress.outcomes.filter { $0.key.hasPrefix("reserve 201") }.values.reduce(0, +)
+            print("\(progress.requests - last) requests/s, \(progress.requests) in all, \(sold) reservations, p99 \(progress.latency.valueAtPercentile(99)) ms")
+            last = progress.requests
+        }
+        await run.value
+        let progress = generator.progress
+        for (outcome, count) in progress.outcomes.sorted(by: { $0.key < $1.key }) { print("  \(outcome): \(count)") }
+        for percentile in [50.0, 90, 99, 99.9, 100] {
+            print("  p\(percentile): \(progress.latency.valueAtPercentile(percentile)) ms")
+        }
+        try HistoryFile.write(generator.history, to: self.history)
+        print("history of \(generator.history.count) requests in \(self.history)")
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a load run's history against the cluster and the PostgreSQL record (I1 to I7).",
+        discussion: "Waits for the syncer to catch up, reads the final state, prints every violation; exit status 1 when there is any."
+    )
+
+    @Argument(help: "The history file `flashsale load` wrote.") var history: String
+    @Option(help: "A node's client URL.") var url: String = "http://127.0.0.1:8080"
+    @Option(help: "File holding the admin bearer token (or FLASHSALE_ADMIN_TOKEN).") var adminTokenFile: String?
+    @Option(help: "PostgreSQL connection URL (or FLASHSALE_POSTGRES_URL).") var postgresUrl: String?
+    @Option(help: "How long to wait for the syncer to catch up.") var waitSeconds: Int = 60
+
+    func run() async throws {
+        guard let postgres = self.postgresUrl ?? ProcessInfo.processInfo.environment["FLASHSALE_POSTGRES_URL"] else {
+            throw ValidationError("--postgres-url is required")
+        }
+        guard let url = URL(string: self.url) else { throw ValidationError("\(self.url) is not a URL") }
+        let history = try HistoryFile.read(self.history)
+        var logger = Logger(label: "flashsale.check")
+        logger.logLevel = .error
+        let audit = RecordAudit(postgresURL: postgres, logger: logger)
+        let deadline = ContinuousClock.now + .seconds(self.waitSeconds)
+        while case .behind(let shards) = try await audit.run() {
+            guard ContinuousClock.now < deadline else {
+                print("the syncer has not caught up with shard(s) \(shards.joined(separator: ", "))")
+                throw ExitCode(2)
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let final = try await StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres).read(history)
+        let violations = InvariantChecker.check(history, final: final)
+        print("\(history.count) requests, \(history.filter(\.isAcknowledged).count) acknowledged, \(final.reservations.count) reservations checked")
+        guard !violations.isEmpty else {
+            print("no violation: I1, I2, I4, I5, I6, I7 and conservation hold")
+            return
+        }
+        print("\(violations.count) violation(s):")
+        for violation in violations { print(violation) }
+        throw ExitCode(1)
     }
 }

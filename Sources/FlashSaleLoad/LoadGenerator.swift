@@ -1,0 +1,173 @@
+public import FlashSaleCheck
+public import Foundation
+public import Histogram
+import Synchronization
+
+/// Drives a sale through the public API of a running cluster and records every request and its
+/// answer: SKUs are defined, then `concurrency` buyers reserve (a random SKU, a random user of
+/// `users`), and commit, release or abandon what they got; a request without an answer, or
+/// answered 503, is retried with the same requestId, as a client should. Bounded in time.
+public final class LoadGenerator: Sendable {
+    public struct Settings: Sendable {
+        public var urls: [URL]
+        public var adminToken: String
+        public var skuPrefix: String
+        public var skuCount: Int
+        public var stock: Int64
+        public var perUserLimit: Int64
+        public var reservationTtlSeconds: Int64
+        public var users: Int
+        public var concurrency: Int
+        public var duration: Duration
+        /// Shares of reservations committed and released; the rest are abandoned (left to expire).
+        public var commitShare: Double
+        public var releaseShare: Double
+        /// Attempts per request before its outcome is recorded as unknown.
+        public var attempts: Int
+
+        public init(
+            urls: [URL],
+            adminToken: String,
+            skuPrefix: String = "load-",
+            skuCount: Int = 20,
+            stock: Int64 = 100,
+            perUserLimit: Int64 = 2,
+            reservationTtlSeconds: Int64 = 600,
+            users: Int = 500,
+            concurrency: Int = 16,
+            duration: Duration = .seconds(30),
+            commitShare: Double = 0.5,
+            releaseShare: Double = 0.25,
+            attempts: Int = 20
+        ) {
+            self.urls = urls
+            self.adminToken = adminToken
+            self.skuPrefix = skuPrefix
+            self.skuCount = skuCount
+            self.stock = stock
+            self.perUserLimit = perUserLimit
+            self.reservationTtlSeconds = reservationTtlSeconds
+            self.users = users
+            self.concurrency = concurrency
+            self.duration = duration
+            self.commitShare = commitShare
+            self.releaseShare = releaseShare
+            self.attempts = attempts
+        }
+
+        public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
+    }
+
+    /// Counts and latencies so far, for a live display.
+    public struct Progress: Sendable {
+        public var requests = 0
+        /// Final answers by status ("201", "409 sold_out", "no answer", ...).
+        public var outcomes: [String: Int] = [:]
+        /// Milliseconds from first attempt to final answer.
+        public var latency = Histogram<UInt64>(highestTrackableValue: 600_000)
+    }
+
+    public let settings: Settings
+    private let client: APIClient
+    private let state = Mutex<(progress: Progress, history: [HistoryEntry])>((Progress(), []))
+
+    public init(settings: Settings) {
+        precondition(!settings.urls.isEmpty && settings.concurrency >= 1 && settings.skuCount >= 1 && settings.users >= 1)
+        self.settings = settings
+        self.client = APIClient(token: settings.adminToken, timeout: 5)
+    }
+
+    public var progress: Progress { self.state.withLock { $0.progress } }
+    public var history: [HistoryEntry] { self.state.withLock { $0.history } }
+
+    /// Defines the SKUs; throws when a definition is refused.
+    public func defineSKUs() async throws {
+        let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds)}"#
+        for sku in self.settings.skus {
+            let (status, data) = await self.send("PUT", ["v1", "skus", sku], body: body, entry: .init(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku))
+            guard status == 200 || status == 201 else {
+                throw LoadError.defineRefused(sku: sku, answer: "\(status.map(String.init) ?? "no answer") \(String(decoding: data, as: UTF8.self))")
+            }
+        }
+    }
+
+    /// Runs the buyers until the duration is over.
+    public func run() async {
+        let deadline = ContinuousClock.now + self.settings.duration
+        await withTaskGroup(of: Void.self) { group in
+            for buyer in 0..<self.settings.concurrency {
+                group.addTask { await self.buyer(buyer, until: deadline) }
+            }
+        }
+    }
+
+    private func buyer(_ number: Int, until deadline: ContinuousClock.Instant) async {
+        var request = 0
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            request += 1
+            let sku = self.settings.skus.randomElement()!
+            let user = "user-\(Int.random(in: 0..<self.settings.users))"
+            let requestId = "b\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
+            let body = #"{"user": "\#(user)", "quantity": 1, "requestId": "\#(requestId)"}"#
+            let entry = HistoryEntry(operation: .reserve, startMilliseconds: 0, endMilliseconds: 0, sku: sku, user: user, quantity: 1, requestId: requestId)
+            let (status, data) = await self.send("POST", ["v1", "skus", sku, "reservations"], body: body, entry: entry)
+            guard status == 201 || status == 200, let id = APIClient.object(data)?["id"] as? String else { continue }
+            let roll = Double.random(in: 0..<1)
+            let operation: HistoryEntry.Operation
+            if roll < self.settings.commitShare {
+                operation = .commit
+            } else if roll < self.settings.commitShare + self.settings.releaseShare {
+                operation = .release
+            } else {
+                continue
+            }
+            let resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
+            _ = await self.send("POST", ["v1", "skus", sku, "reservations", id, operation.rawValue], body: nil, entry: resolve)
+        }
+    }
+
+    /// One request through a random node, retried while it gets no answer or 503; its final
+    /// answer goes into the history.
+    private func send(_ method: String, _ path: [String], body: String?, entry: HistoryEntry) async -> (Int?, Data) {
+        var entry = entry
+        entry.startMilliseconds = Self.nowMilliseconds
+        let started = ContinuousClock.now
+        var answer: (status: Int?, body: Data) = (nil, Data())
+        for attempt in 0..<self.settings.attempts {
+            var url = self.settings.urls.randomElement()!
+            for segment in path { url.appendPathComponent(segment) }
+            answer = await self.client.call(method, url, body: body)
+            if let status = answer.status, status != 503 { break }
+            if attempt + 1 < self.settings.attempts { try? await Task.sleep(for: .milliseconds(100)) }
+        }
+        entry.endMilliseconds = Self.nowMilliseconds
+        entry.status = answer.status
+        let object = APIClient.object(answer.body)
+        entry.error = object?["error"] as? String
+        if entry.operation == .reserve, entry.reservationId == nil { entry.reservationId = object?["id"] as? String }
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = UInt64(max(0, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        let outcome = answer.status.map { status in entry.error.map { "\(status) \($0)" } ?? String(status) } ?? "no answer"
+        self.state.withLock { state in
+            state.history.append(entry)
+            state.progress.requests += 1
+            state.progress.outcomes["\(entry.operation.rawValue) \(outcome)", default: 0] += 1
+            _ = state.progress.latency.record(milliseconds)
+        }
+        return (answer.status, answer.body)
+    }
+
+    static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+public enum LoadError: Error, CustomStringConvertible {
+    case defineRefused(sku: String, answer: String)
+    case unreadable(String)
+
+    public var description: String {
+        switch self {
+        case .defineRefused(let sku, let answer): "defining \(sku) was refused: \(answer)"
+        case .unreadable(let what): what
+        }
+    }
+}

@@ -1,0 +1,90 @@
+public import FlashSaleCheck
+import FlashSaleCore
+import FlashSalePostgres
+public import Foundation
+
+/// Reads what `InvariantChecker` compares a history with: every SKU and every reservation the
+/// history names, through a node's public API, and the record from PostgreSQL.
+public struct StateReader: Sendable {
+    public let url: URL
+    public let postgresURL: String
+    private let client: APIClient
+
+    public init(url: URL, adminToken: String, postgresURL: String) {
+        self.url = url
+        self.postgresURL = postgresURL
+        self.client = APIClient(token: adminToken, timeout: 10)
+    }
+
+    public func read(_ history: [HistoryEntry]) async throws -> FinalState {
+        var skus: [String: SKUState] = [:]
+        for sku in Set(history.map(\.sku)).sorted() {
+            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku))
+            guard status == 200, let object = APIClient.object(data) else {
+                throw LoadError.unreadable("GET /v1/skus/\(sku) answered \(status.map(String.init) ?? "nothing")")
+            }
+            let number = { (name: String) in (object[name] as? NSNumber)?.int64Value ?? -1 }
+            skus[sku] = SKUState(
+                sku: sku,
+                settings: .init(stock: number("stock"), perUserLimit: number("perUserLimit"), reservationTtlSeconds: number("reservationTtlSeconds")),
+                reserved: number("reserved"),
+                committed: number("committed")
+            )
+        }
+        var reservations: [String: Reservation] = [:]
+        let named = history.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } }
+        for (id, sku) in Dictionary(named, uniquingKeysWith: { first, _ in first }) {
+            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku, "reservations", id))
+            if status == 404 { continue }
+            guard status == 200, let object = APIClient.object(data),
+                let state = (object["status"] as? String).flatMap(ReservationStatus.init(rawValue:))
+            else { throw LoadError.unreadable("GET reservation \(id) answered \(status.map(String.init) ?? "nothing")") }
+            reservations[id] = Reservation(
+                id: id,
+                sku: sku,
+                user: object["user"] as? String ?? "",
+                quantity: (object["quantity"] as? NSNumber)?.int64Value ?? 0,
+                status: state,
+                expiresAtMilliseconds: 0,
+                requestId: object["requestId"] as? String ?? ""
+            )
+        }
+        let postgres = PostgresClient(url: self.postgresURL)
+        defer { Task { await postgres.stop() } }
+        let (rows, inventory) = try await postgres.withConnection { connection in
+            var rows: [String: [FinalState.RecordRow]] = [:]
+            for row in try connection.execute("SELECT id, sku, status FROM reservations") {
+                guard let id = row[0], let sku = row[1], let status = row[2].flatMap(ReservationStatus.init(rawValue:)) else { continue }
+                rows[id, default: []].append(.init(sku: sku, status: status))
+            }
+            var inventory: [String: [Int64]] = [:]
+            for row in try connection.execute("SELECT sku, stock, reserved, committed FROM inventory") {
+                guard let sku = row[0] else { continue }
+                inventory[sku] = row.dropFirst().compactMap { $0.flatMap { Int64($0) } }
+            }
+            return (rows, inventory)
+        }
+        return FinalState(skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory)
+    }
+}
+
+/// A history on disk: one JSON object per line.
+public enum HistoryFile {
+    public static func write(_ history: [HistoryEntry], to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var text = Data()
+        for entry in history {
+            text.append(try encoder.encode(entry))
+            text.append(0x0A)
+        }
+        try text.write(to: URL(fileURLWithPath: path))
+    }
+
+    public static func read(_ path: String) throws -> [HistoryEntry] {
+        let decoder = JSONDecoder()
+        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+            try decoder.decode(HistoryEntry.self, from: Data(line.utf8))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import FlashSaleCheck
+import FlashSaleLoad
+import FlashSaleSync
+import FlashSaleTesting
+import Foundation
+import Logging
+import Testing
+
+/// `flashsale load` and `flashsale check`'s parts against two real nodes: the history survives the
+/// round trip through its file, and the checker finds nothing wrong in a real run, but does find a
+/// planted lost acknowledgement in the same run's history.
+@Suite(.serialized) struct LoadAndCheckTests {
+    @Test func aRealRunChecksCleanAndAPlantedLossIsFound() async throws {
+        let cluster = try await TestCluster(nodes: 2)
+        do {
+            try await Self.loadAndCheck(cluster)
+        } catch {
+            await cluster.close()
+            throw error
+        }
+        await cluster.close()
+    }
+
+    static func loadAndCheck(_ cluster: TestCluster) async throws {
+        let urls = cluster.ports.map { URL(string: "http://127.0.0.1:\($0)")! }
+        let generator = LoadGenerator(
+            settings: .init(urls: urls, adminToken: "test", skuCount: 5, stock: 40, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(3))
+        )
+        try await generator.defineSKUs()
+        await generator.run()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try HistoryFile.write(generator.history, to: file)
+        let history = try HistoryFile.read(file)
+        #expect(history == generator.history)
+        #expect(history.filter { $0.operation == .reserve && $0.isAcknowledged }.count > 20)
+        #expect(history.contains { $0.error == "sold_out" } || history.contains { $0.error == "limit_exceeded" }, "the run should reach the limits")
+
+        var logger = Logger(label: "audit")
+        logger.logLevel = .error
+        let audit = RecordAudit(postgresURL: cluster.postgres.url, logger: logger)
+        for _ in 0..<120 {
+            if case .caughtUp = try await audit.run() { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let final = try await StateReader(url: urls[0], adminToken: "test", postgresURL: cluster.postgres.url).read(history)
+        #expect(InvariantChecker.check(history, final: final) == [])
+
+        // The same run with one acknowledged reservation that the cluster never made.
+        var planted = history
+        planted.append(.init(operation: .reserve, startMilliseconds: 0, endMilliseconds: 1, sku: "load-0", user: "ghost", quantity: 1, requestId: "ghost", reservationId: "rghost", status: 201))
+        let found = InvariantChecker.check(planted, final: try await StateReader(url: urls[1], adminToken: "test", postgresURL: cluster.postgres.url).read(planted))
+        #expect(found.map(\.invariant) == ["I2 lost acknowledgement"])
+    }
+}
