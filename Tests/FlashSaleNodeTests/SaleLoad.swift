@@ -1,6 +1,6 @@
 import FlashSaleCheck
 import FlashSaleCluster
-import FlashSaleCore
+import FlashSaleLoad
 import FlashSalePostgres
 import FlashSaleRedis
 import FlashSaleSync
@@ -119,49 +119,11 @@ final class SaleLoad: Sendable {
         #expect(Set(committed) == Set(summary.reservations.filter { $0.value.status == "committed" }.keys))
 
         // The same run through the invariant checker (flashsale check's core), which must agree.
-        let final = try await self.finalState(cluster, through: ports, connection)
+        let reader = StateReader(url: URL(string: "http://127.0.0.1:\(ports[0])")!, adminToken: "test", postgresURL: cluster.postgres.url)
+        let final = try await reader.read(summary.history)
         #expect(final.reservations.count >= summary.reservations.count, "the checker must see every acknowledged reservation")
         let violations = InvariantChecker.check(summary.history, final: final)
         #expect(violations.isEmpty, "\(violations.prefix(10))")
-    }
-
-    /// The SKUs and every reservation the history names, through the API; the record from PostgreSQL.
-    func finalState(_ cluster: TestCluster, through ports: [Int], _ connection: PostgresConnection) async throws -> FinalState {
-        var skus: [String: SKUState] = [:]
-        for sku in self.skus {
-            let (_, body) = try await HTTP.call(ports.randomElement()!, .get, "/v1/skus/\(sku)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
-            let number = { (name: String) in Int64(object[name] as? Int ?? -1) }
-            skus[sku] = SKUState(
-                sku: sku,
-                settings: .init(stock: number("stock"), perUserLimit: number("perUserLimit"), reservationTtlSeconds: number("reservationTtlSeconds")),
-                reserved: number("reserved"),
-                committed: number("committed")
-            )
-        }
-        var reservations: [String: Reservation] = [:]
-        let named = self.state.withLock { $0.history }.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } }
-        for (id, sku) in Dictionary(named, uniquingKeysWith: { first, _ in first }) {
-            let (status, body) = try await HTTP.call(ports.randomElement()!, .get, "/v1/skus/\(sku)/reservations/\(id)")
-            guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                let state = (object["status"] as? String).flatMap(ReservationStatus.init(rawValue:))
-            else { continue }
-            reservations[id] = Reservation(
-                id: id, sku: sku, user: object["user"] as? String ?? "", quantity: Int64(object["quantity"] as? Int ?? 0), status: state,
-                expiresAtMilliseconds: 0, requestId: object["requestId"] as? String ?? ""
-            )
-        }
-        var rows: [String: [FinalState.RecordRow]] = [:]
-        for row in try connection.execute("SELECT id, sku, status FROM reservations") {
-            guard let id = row[0], let sku = row[1], let status = row[2].flatMap(ReservationStatus.init(rawValue:)) else { continue }
-            rows[id, default: []].append(.init(sku: sku, status: status))
-        }
-        var inventory: [String: [Int64]] = [:]
-        for row in try connection.execute("SELECT sku, stock, reserved, committed FROM inventory") {
-            guard let sku = row[0] else { continue }
-            inventory[sku] = row.dropFirst().compactMap { $0.flatMap { Int64($0) } }
-        }
-        return FinalState(skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory)
     }
 
     /// One buyer: reserve, then commit half and release a quarter, through a random node each time;
