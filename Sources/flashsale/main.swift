@@ -161,13 +161,7 @@ struct Admin: AsyncParsableCommand {
             guard let url = URL(string: self.url), url.scheme == "http" || url.scheme == "https" else {
                 throw ValidationError("--url must be an http:// URL")
             }
-            var token = ProcessInfo.processInfo.environment["FLASHSALE_ADMIN_TOKEN"]
-            if let file = self.adminTokenFile {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
-                token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            guard let token, !token.isEmpty else { throw ValidationError("--admin-token-file or FLASHSALE_ADMIN_TOKEN is required") }
-            return AdminClient(baseURL: url, token: token)
+            return AdminClient(baseURL: url, token: try adminToken(file: self.adminTokenFile))
         }
     }
 
