@@ -341,6 +341,15 @@ start_redis() {
     --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no
 }
 
+# Starts PostgreSQL on data folder $1 (log $2) listening on 127.0.0.1:$3, its Unix socket in $4
+# (empty: none), and records its PID.
+start_postgres() {
+  as_postgres "$(postgres_bin)/pg_ctl" start -D "$1" -l "$2" -w -t 60 \
+    -o "-p $3 -c listen_addresses=127.0.0.1 -c unix_socket_directories='$4'" >/dev/null \
+    || { tail -n 20 "$2" >&2 || true; die "PostgreSQL did not start"; }
+  record_pid "$PIDS/postgres.pid" "$(head -n 1 "$1/postmaster.pid")"
+}
+
 # Writes node $1's command line (one argument a line) for start_node: binary $2, HTTP port $3,
 # peer port $4, Redis port $5, PostgreSQL URL $6.
 write_node_args() {
