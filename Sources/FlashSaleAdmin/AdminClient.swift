@@ -105,10 +105,14 @@ public enum AdminError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The change did not finish in time; the last progress seen.
     case timedOut(String)
 
-    /// Another change is in progress: the same call may succeed later.
+    /// Another change is in progress, or the node did not answer in time: the same call may
+    /// succeed later (adding and removing a node are idempotent, so repeating one is safe).
     public var isRetryable: Bool {
-        if case .refused(_, let code, _) = self { return code == "change_in_progress" || code == "unavailable" }
-        return false
+        switch self {
+        case .refused(_, let code, _): code == "change_in_progress" || code == "unavailable"
+        case .unreachable: true
+        case .unexpected, .timedOut: false
+        }
     }
 
     public var description: String {

@@ -91,6 +91,18 @@ public final class LoadGenerator: Sendable {
         }
     }
 
+    /// The stock still available over all the SKUs, read through a random node; nil when a node
+    /// did not answer for some SKU.
+    public func stockLeft() async -> Int64? {
+        var left: Int64 = 0
+        for sku in self.settings.skus {
+            let (status, data) = await self.client.call("GET", .api(self.settings.urls.randomElement()!, "v1", "skus", sku))
+            guard status == 200, let available = (APIClient.object(data)?["available"] as? NSNumber)?.int64Value else { return nil }
+            left += available
+        }
+        return left
+    }
+
     /// Runs the buyers until the duration is over.
     public func run() async {
         let deadline = ContinuousClock.now + self.settings.duration

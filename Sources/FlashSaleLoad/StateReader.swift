@@ -16,6 +16,26 @@ public struct StateReader: Sendable {
         self.client = APIClient(token: adminToken, timeout: 10)
     }
 
+    /// How long to wait before reading, so that every reservation the history made has either been
+    /// resolved or expired (and the sweeper has recorded the expiry): expiry goes on while the
+    /// state is read, and would make the counters and the reservations disagree. Nil when the
+    /// wait would be longer than `limit` (long reservation lifetimes: nothing made in the last
+    /// seconds expires while the state is read).
+    public func expiryWait(_ history: [HistoryEntry], limit: Duration = .seconds(120)) async throws -> Duration? {
+        var longest: Int64 = 0
+        for sku in Set(history.map(\.sku)) {
+            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku))
+            guard status == 200, let ttl = (APIClient.object(data)?["reservationTtlSeconds"] as? NSNumber)?.int64Value else { continue }
+            longest = max(longest, ttl)
+        }
+        let lastReserve = history.filter { $0.operation == .reserve }.map(\.endMilliseconds).max() ?? 0
+        let settled = lastReserve + longest * 1000 + 2000
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        guard settled > now else { return .zero }
+        let wait = Duration.milliseconds(settled - now)
+        return wait <= limit ? wait : nil
+    }
+
     public func read(_ history: [HistoryEntry]) async throws -> FinalState {
         var skus: [String: SKUState] = [:]
         for sku in Set(history.map(\.sku)).sorted() {

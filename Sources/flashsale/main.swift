@@ -286,7 +286,11 @@ struct Load: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(1))
             let progress = generator.progress
             let sold = progress.outcomes.filter { $0.key.hasPrefix("reserve 201") }.values.reduce(0, +)
-            print("\(progress.requests - last) requests/s, \(progress.requests) in all, \(sold) reservations, p99 \(progress.latency.valueAtPercentile(99)) ms")
+            let stock = await generator.stockLeft().map(String.init) ?? "?"
+            print(
+                "\(progress.requests - last) requests/s, \(progress.requests) in all, \(sold) reservations, stock left \(stock), "
+                    + "p99 \(progress.latency.valueAtPercentile(99)) ms"
+            )
             last = progress.requests
         }
         await run.value
@@ -318,6 +322,11 @@ struct Check: AsyncParsableCommand {
         }
         guard let url = URL(string: self.url) else { throw ValidationError("\(self.url) is not a URL") }
         let history = try HistoryFile.read(self.history)
+        let reader = StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres)
+        if let wait = try await reader.expiryWait(history), wait > .zero {
+            print("waiting \(wait) for the run's reservations to expire or be resolved")
+            try await Task.sleep(for: wait)
+        }
         var logger = Logger(label: "flashsale.check")
         logger.logLevel = .error
         let audit = RecordAudit(postgresURL: postgres, logger: logger)
@@ -329,7 +338,7 @@ struct Check: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
-        let final = try await StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres).read(history)
+        let final = try await reader.read(history)
         let violations = InvariantChecker.check(history, final: final)
         print("\(history.count) requests, \(history.filter(\.isAcknowledged).count) acknowledged, \(final.reservations.count) reservations checked")
         guard !violations.isEmpty else {
