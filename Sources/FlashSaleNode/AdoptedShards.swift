@@ -15,13 +15,25 @@ final class AdoptedShards: Service, Sendable {
         let store: SKUStore
     }
 
+    private let nodeID: String
+    private let local: SKUStore
     private let callerEpoch: @Sendable () -> Int64
     private let logger: Logger
     private let shards = Mutex<[String: Shard]>([:])
 
-    init(callerEpoch: @escaping @Sendable () -> Int64, logger: Logger) {
+    /// `local`: this node's own shard, which `served` answers for this node.
+    init(nodeID: String, local: SKUStore, callerEpoch: @escaping @Sendable () -> Int64, logger: Logger) {
+        self.nodeID = nodeID
+        self.local = local
         self.callerEpoch = callerEpoch
         self.logger = logger
+    }
+
+    /// The store on `node`'s shard when this node serves it under `membership`: its own shard, or
+    /// one it adopted. Nil when another node serves it, or its Redis URL is not valid.
+    func served(_ node: Membership.Node, in membership: Membership) -> SKUStore? {
+        guard membership.server(of: node).id == self.nodeID else { return nil }
+        return node.id == self.nodeID ? self.local : self.store(for: node)
     }
 
     /// The store on `node`'s shard; nil when its Redis URL is not valid.

@@ -71,7 +71,7 @@ public struct CoordinatorNode: Sendable {
 
         // The peer pool and the membership need each other (a join announces itself to the peers;
         // a peer's message tells the membership to read again), so the pool is set once both exist.
-        let adopted = AdoptedShards(callerEpoch: { currentMembership()?.epoch ?? 0 }, logger: logger)
+        let adopted = AdoptedShards(nodeID: this.id, local: store, callerEpoch: { currentMembership()?.epoch ?? 0 }, logger: logger)
         let peerPool = LateBinding<PeerPool>()
         // The rebalancer reports through the membership's heartbeat and the membership's reads tell it what to move.
         let rebalancerSlot = LateBinding<Rebalancer>()
@@ -127,7 +127,7 @@ public struct CoordinatorNode: Sendable {
             )
         }
         rebalancerSlot.value = rebalancer
-        let receiver = HandoffReceiver(nodeID: this.id, store: store, adopted: adopted, membership: currentMembership)
+        let receiver = HandoffReceiver(nodeID: this.id, shards: adopted, membership: currentMembership)
         let forwarding = ForwardingOperations(
             nodeID: configuration.nodeID,
             local: store,

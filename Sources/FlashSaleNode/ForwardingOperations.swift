@@ -65,7 +65,7 @@ struct ForwardingOperations: SaleOperations {
         // The owner serves its shard, or while it is gone, the survivor that adopted it.
         let server = membership.server(of: owner)
         if server.id == self.nodeID {
-            let store = owner.id == self.nodeID ? self.local : self.adopted.store(for: owner)
+            let store = self.adopted.served(owner, in: membership)
             let outcome =
                 if let store {
                     await self.runAsOwner(operation, on: store, previousOwner: membership.previousOwner(of: operation.sku), in: membership)
@@ -134,7 +134,7 @@ struct ForwardingOperations: SaleOperations {
         let server = membership.server(of: node)
         if server.id == self.nodeID {
             // This node's own shard (the owner is a gone node this node serves), or one it adopted.
-            guard let store = node.id == self.nodeID ? self.local : self.adopted.store(for: node) else {
+            guard let store = self.adopted.served(node, in: membership) else {
                 return .failure(.unavailable("the shard of \(node.id) has no valid Redis URL"))
             }
             return await Self.runWithoutCreating(operation, on: store)

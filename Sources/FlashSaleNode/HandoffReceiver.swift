@@ -9,23 +9,20 @@ import Synchronization
 /// it: its own, or one it adopted from a gone owner.
 final class HandoffReceiver: Sendable {
     private let nodeID: String
-    private let store: SKUStore
-    private let adopted: AdoptedShards
+    private let shards: AdoptedShards
     private let membership: @Sendable () -> Membership?
     private let assembly = Mutex(HandoffAssembly())
 
-    init(nodeID: String, store: SKUStore, adopted: AdoptedShards, membership: @escaping @Sendable () -> Membership?) {
+    init(nodeID: String, shards: AdoptedShards, membership: @escaping @Sendable () -> Membership?) {
         self.nodeID = nodeID
-        self.store = store
-        self.adopted = adopted
+        self.shards = shards
         self.membership = membership
     }
 
     /// The caller has learnt the chunk's epoch first (a receiver behind it could refuse a SKU it owns).
     func receive(_ chunk: HandoffChunk) async -> HandoffAnswer.Outcome {
         let sku = chunk.state.sku
-        guard let membership = self.membership(), let owner = membership.owner(of: sku), membership.server(of: owner).id == self.nodeID,
-            let store = owner.id == self.nodeID ? self.store : self.adopted.store(for: owner)
+        guard let membership = self.membership(), let owner = membership.owner(of: sku), let store = self.shards.served(owner, in: membership)
         else {
             let epoch = self.membership()?.epoch ?? 0
             return .refused("\(self.nodeID) does not serve the owner of \(sku) under membership epoch \(epoch)")
