@@ -351,11 +351,17 @@ start_postgres() {
 }
 
 # Writes node $1's command line (one argument a line) for start_node: binary $2, HTTP port $3,
-# peer port $4, Redis port $5, PostgreSQL URL $6.
+# peer port $4, Redis port $5, PostgreSQL URL $6. With PEER_SOURCE_NET set (cluster/chaos sets
+# 127.0.1), node nK's outgoing peer connections come from PEER_SOURCE_NET.K, so that routing rules
+# can cut one node's peer traffic on a machine where every node is on 127.0.0.1.
 write_node_args() {
+  local source=()
+  if [ -n "${PEER_SOURCE_NET:-}" ] && [[ "$1" =~ ^n([0-9]+)$ ]]; then
+    source=(--peer-source-host "$PEER_SOURCE_NET.${BASH_REMATCH[1]}")
+  fi
   printf '%s\n' "$2" node --id "$1" --http-host 127.0.0.1 --http-port "$3" \
     --redis-url "redis://127.0.0.1:$5" --postgres-url "$6" \
-    --peer-address "127.0.0.1:$4" --admin-token-file "$STATE/admin-token" \
+    --peer-address "127.0.0.1:$4" "${source[@]}" --admin-token-file "$STATE/admin-token" \
     --tls-directory "$STATE/tls" >"$STATE/nodes/$1.args"
 }
 

@@ -19,6 +19,25 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var status: Int?
     /// The answer's error code, when it was an error.
     public var error: String?
+    /// Every try of the request, in order: the final answer is the last one's.
+    public var attempts: [Attempt]?
+
+    /// One try of a request (a retry carries the same requestId, so it cannot act twice).
+    public struct Attempt: Sendable, Hashable, Codable {
+        /// The node's client URL the try went to.
+        public var node: String
+        public var startMilliseconds: Int64
+        public var endMilliseconds: Int64
+        /// nil when no answer came.
+        public var status: Int?
+
+        public init(node: String, startMilliseconds: Int64, endMilliseconds: Int64, status: Int?) {
+            self.node = node
+            self.startMilliseconds = startMilliseconds
+            self.endMilliseconds = endMilliseconds
+            self.status = status
+        }
+    }
 
     public init(
         operation: Operation,

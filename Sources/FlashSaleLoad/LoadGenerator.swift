@@ -3,10 +3,11 @@ public import Foundation
 public import Histogram
 import Synchronization
 
-/// Drives a sale through the public API of a running cluster and records every request and its
-/// answer: SKUs are defined, then `concurrency` buyers reserve (a random SKU, a random user of
-/// `users`), and commit, release or abandon what they got; a request without an answer, or
-/// answered 503, is retried with the same requestId, as a client should. Bounded in time.
+/// Drives a sale through the public API of a running cluster and records every request, each try
+/// of it and its answer: SKUs are defined, then `concurrency` buyers reserve (a random SKU, a
+/// random user of `users`), and commit, release or abandon what they got; a request without an
+/// answer, or answered 503, is retried with the same requestId, as a client should. Closed loop,
+/// or paced to a target rate of reservations. Bounded in time.
 public final class LoadGenerator: Sendable {
     public struct Settings: Sendable {
         public var urls: [URL]
@@ -24,6 +25,9 @@ public final class LoadGenerator: Sendable {
         public var releaseShare: Double
         /// Attempts per request before its outcome is recorded as unknown.
         public var attempts: Int
+        /// Reservations started per second over all buyers; nil runs a closed loop (each buyer
+        /// starts its next request when the last one is answered).
+        public var targetRatePerSecond: Double?
 
         public init(
             urls: [URL],
@@ -38,7 +42,8 @@ public final class LoadGenerator: Sendable {
             duration: Duration = .seconds(30),
             commitShare: Double = 0.5,
             releaseShare: Double = 0.25,
-            attempts: Int = 20
+            attempts: Int = 20,
+            targetRatePerSecond: Double? = nil
         ) {
             self.urls = urls
             self.adminToken = adminToken
@@ -53,6 +58,7 @@ public final class LoadGenerator: Sendable {
             self.commitShare = commitShare
             self.releaseShare = releaseShare
             self.attempts = attempts
+            self.targetRatePerSecond = targetRatePerSecond
         }
 
         public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
@@ -70,9 +76,12 @@ public final class LoadGenerator: Sendable {
     public let settings: Settings
     private let client: APIClient
     private let state = Mutex<(progress: Progress, history: [HistoryEntry])>((Progress(), []))
+    /// When the next paced reservation may start (only with a target rate).
+    private let nextStart = Mutex<ContinuousClock.Instant>(.now)
 
     public init(settings: Settings) {
         precondition(!settings.urls.isEmpty && settings.concurrency >= 1 && settings.skuCount >= 1 && settings.users >= 1)
+        precondition(settings.targetRatePerSecond.map { $0 > 0 } ?? true)
         self.settings = settings
         self.client = APIClient(token: settings.adminToken, timeout: 5)
     }
@@ -116,6 +125,10 @@ public final class LoadGenerator: Sendable {
     private func buyer(_ number: Int, until deadline: ContinuousClock.Instant) async {
         var request = 0
         while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let start = self.pacedStart() {
+                guard start < deadline else { return }
+                try? await Task.sleep(until: start)
+            }
             request += 1
             let sku = self.settings.skus.randomElement()!
             let user = "user-\(Int.random(in: 0..<self.settings.users))"
@@ -138,22 +151,39 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    /// One request through a random node, retried while it gets no answer or 503; its final
-    /// answer goes into the history.
+    /// The instant the caller's next reservation may start at the target rate: slots one
+    /// interval apart, never in the past, so a stall is not followed by a burst. Nil when unpaced.
+    private func pacedStart() -> ContinuousClock.Instant? {
+        guard let rate = self.settings.targetRatePerSecond else { return nil }
+        let interval = Duration.seconds(1 / rate)
+        return self.nextStart.withLock { next in
+            let start = max(next, .now)
+            next = start + interval
+            return start
+        }
+    }
+
+    /// One request through a random node, retried while it gets no answer or 503; it goes into
+    /// the history with its final answer and every try.
     private func send(_ method: String, _ path: [String], body: String?, entry: HistoryEntry) async -> (Int?, Data) {
         var entry = entry
         entry.startMilliseconds = Self.nowMilliseconds
         let started = ContinuousClock.now
         var answer: (status: Int?, body: Data) = (nil, Data())
+        var attempts: [HistoryEntry.Attempt] = []
         for attempt in 0..<self.settings.attempts {
-            var url = self.settings.urls.randomElement()!
+            let node = self.settings.urls.randomElement()!
+            var url = node
             for segment in path { url.appendPathComponent(segment) }
+            let attemptStart = Self.nowMilliseconds
             answer = await self.client.call(method, url, body: body)
+            attempts.append(.init(node: node.absoluteString, startMilliseconds: attemptStart, endMilliseconds: Self.nowMilliseconds, status: answer.status))
             if let status = answer.status, status != 503 { break }
             if attempt + 1 < self.settings.attempts { try? await Task.sleep(for: .milliseconds(100)) }
         }
         entry.endMilliseconds = Self.nowMilliseconds
         entry.status = answer.status
+        entry.attempts = attempts
         let object = APIClient.object(answer.body)
         entry.error = object?["error"] as? String
         if entry.operation == .reserve, entry.reservationId == nil { entry.reservationId = object?["id"] as? String }

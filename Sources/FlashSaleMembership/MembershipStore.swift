@@ -74,7 +74,7 @@ public enum MembershipStore {
     ) throws -> Bool {
         try connection.transaction {
             guard let text = try connection.execute("SELECT epoch FROM cluster_epoch WHERE id = 1 FOR UPDATE").first?[0],
-                let epoch = Int64(text ?? "")
+                let epoch = Int64(text)
             else { throw MembershipStoreError.malformed("cluster_epoch has no row") }
             switch decide(try Self.read(connection)) {
             case .unchanged:
@@ -194,7 +194,7 @@ public enum MembershipStore {
 
     private static func raiseEpoch(_ connection: PostgresConnection) throws -> Int64 {
         guard let text = try connection.execute("UPDATE cluster_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch").first?[0],
-            let epoch = Int64(text ?? "")
+            let epoch = Int64(text)
         else { throw MembershipStoreError.malformed("cluster_epoch has no row") }
         return epoch
     }

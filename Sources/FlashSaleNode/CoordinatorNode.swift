@@ -155,7 +155,12 @@ public struct CoordinatorNode: Sendable {
                 },
                 observeEpoch: { membership?.observe(epoch: $0) }
             )
-            peerPool.value = PeerPool(tls: tls, hooks: hooks, logger: logger)
+            peerPool.value = PeerPool(
+                tls: tls,
+                hooks: hooks,
+                settings: .init(sourceHost: configuration.peerSourceHost),
+                logger: logger
+            )
             peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
         }
 

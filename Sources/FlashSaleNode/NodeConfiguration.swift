@@ -1,6 +1,7 @@
 public import Configuration
 import FlashSalePeer
 import Foundation
+import NIOCore
 
 /// Everything one coordinator needs to start, read from flags, environment (`FLASHSALE_*`) and an
 /// optional JSON file, in that order of precedence.
@@ -12,6 +13,10 @@ public struct NodeConfiguration: Sendable {
     public var redisConnections: Int
     public var postgresURL: String?
     public var peerAddress: String
+    /// Local address this node's outgoing peer connections come from (nil: the system's choice).
+    /// Pins the interface on a multi-homed host, and on one machine tells each node's peer
+    /// traffic apart (the chaos suite's partition blocks one node's address).
+    public var peerSourceHost: String?
     public var adminToken: String
     public var sweepIntervalMilliseconds: Int
     public var tlsDirectory: String?
@@ -47,6 +52,7 @@ public struct NodeConfiguration: Sendable {
         redisConnections: Int = 2,
         postgresURL: String? = nil,
         peerAddress: String = "",
+        peerSourceHost: String? = nil,
         adminToken: String,
         sweepIntervalMilliseconds: Int = 250,
         tlsDirectory: String? = nil,
@@ -63,6 +69,7 @@ public struct NodeConfiguration: Sendable {
         self.redisConnections = redisConnections
         self.postgresURL = postgresURL
         self.peerAddress = peerAddress
+        self.peerSourceHost = peerSourceHost
         self.adminToken = adminToken
         self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
         self.tlsDirectory = tlsDirectory
@@ -74,7 +81,7 @@ public struct NodeConfiguration: Sendable {
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
-    /// admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
+    /// peer.sourceHost, admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
     /// membership.leaseMs, node.weight, handoff.concurrency.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
@@ -110,6 +117,10 @@ public struct NodeConfiguration: Sendable {
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
         }
+        let peerSourceHost = reader.string(forKey: "peer.sourceHost")
+        if let peerSourceHost, (try? SocketAddress(ipAddress: peerSourceHost, port: 0)) == nil {
+            throw Problem.invalid("peer.sourceHost \(peerSourceHost) is not an IP address")
+        }
         self.init(
             nodeID: nodeID,
             httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
@@ -118,6 +129,7 @@ public struct NodeConfiguration: Sendable {
             redisConnections: connections,
             postgresURL: reader.string(forKey: "postgres.url", isSecret: true),
             peerAddress: peerAddress,
+            peerSourceHost: peerSourceHost,
             adminToken: token,
             sweepIntervalMilliseconds: max(10, reader.int(forKey: "sweep.intervalMs", default: 250)),
             tlsDirectory: reader.string(forKey: "tls.directory"),

@@ -13,19 +13,23 @@ public final class PeerPool: Sendable {
         public var session: PeerSession.Timing
         public var initialBackoff: Duration
         public var maximumBackoff: Duration
+        /// Local IP address outgoing connections bind to; nil lets the system choose.
+        public var sourceHost: String?
 
         public init(
             requestTimeout: TimeAmount = .seconds(5),
             connectTimeout: TimeAmount = .seconds(1),
             session: PeerSession.Timing = .init(helloTimeout: .seconds(2)),
             initialBackoff: Duration = .milliseconds(100),
-            maximumBackoff: Duration = .seconds(2)
+            maximumBackoff: Duration = .seconds(2),
+            sourceHost: String? = nil
         ) {
             self.requestTimeout = requestTimeout
             self.connectTimeout = connectTimeout
             self.session = session
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
+            self.sourceHost = sourceHost
         }
     }
 
@@ -212,7 +216,11 @@ final class PeerLink: Sendable {
         )
         let established = self.eventLoop.makePromise(of: String.self)
         let (tls, hooks, logger) = (self.tls, self.hooks, self.logger)
-        let future = ClientBootstrap(group: self.eventLoop)
+        var bootstrap = ClientBootstrap(group: self.eventLoop)
+        if let sourceHost = self.settings.sourceHost, let source = try? SocketAddress(ipAddress: sourceHost, port: 0) {
+            bootstrap = bootstrap.bind(to: source)
+        }
+        let future = bootstrap
             .connectTimeout(self.settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in

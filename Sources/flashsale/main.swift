@@ -43,6 +43,8 @@ struct Node: AsyncParsableCommand {
     var redisConnections: Int?
     @Option(help: "PostgreSQL connection URL (postgres.url).") var postgresUrl: String?
     @Option(help: "This node's peer address host:port (peer.address).") var peerAddress: String?
+    @Option(help: "Local IP address its outgoing peer connections come from (peer.sourceHost).")
+    var peerSourceHost: String?
     @Option(help: "File holding the admin bearer token (admin.tokenFile).") var adminTokenFile: String?
     @Option(help: "Directory with the cluster CA and this node's certificate (tls.directory).")
     var tlsDirectory: String?
@@ -60,6 +62,7 @@ struct Node: AsyncParsableCommand {
         set("redis.connections", self.redisConnections.map(ConfigContent.int))
         set("postgres.url", self.postgresUrl.map(ConfigContent.string))
         set("peer.address", self.peerAddress.map(ConfigContent.string))
+        set("peer.sourceHost", self.peerSourceHost.map(ConfigContent.string))
         set("admin.tokenFile", self.adminTokenFile.map(ConfigContent.string))
         set("tls.directory", self.tlsDirectory.map(ConfigContent.string))
 
@@ -255,6 +258,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Reservation time to live, seconds.") var ttlSeconds: Int64 = 600
     @Option(help: "Number of distinct users.") var users: Int = 500
     @Option(help: "Buyers running at once.") var concurrency: Int = 16
+    @Option(help: "Reservations started per second over all buyers (default: a closed loop, as fast as answered).")
+    var rate: Double?
     @Option(help: "How long to run, seconds.") var seconds: Int = 30
     @Option(help: "Share of reservations committed.") var commitShare: Double = 0.5
     @Option(help: "Share of reservations released (the rest are abandoned).") var releaseShare: Double = 0.25
@@ -262,8 +267,10 @@ struct Load: AsyncParsableCommand {
     func validate() throws {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
             self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, self.commitShare >= 0, self.releaseShare >= 0,
-            self.commitShare + self.releaseShare <= 1
-        else { throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, shares summing to at most 1") }
+            self.commitShare + self.releaseShare <= 1, self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
+        else {
+            throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, shares summing to at most 1, rate 0.1-1000000")
+        }
     }
 
     func run() async throws {
@@ -275,24 +282,34 @@ struct Load: AsyncParsableCommand {
             settings: .init(
                 urls: urls, adminToken: try adminToken(file: self.adminTokenFile), skuPrefix: self.skuPrefix, skuCount: self.skus,
                 stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, users: self.users,
-                concurrency: self.concurrency, duration: .seconds(self.seconds), commitShare: self.commitShare, releaseShare: self.releaseShare
+                concurrency: self.concurrency, duration: .seconds(self.seconds), commitShare: self.commitShare, releaseShare: self.releaseShare,
+                targetRatePerSecond: self.rate
             )
         )
         try await generator.defineSKUs()
         let run = Task { await generator.run() }
         let end = ContinuousClock.now + .seconds(self.seconds)
+        // On a terminal one status line is redrawn in place; into a file, a line a second.
+        let redraw = isatty(STDOUT_FILENO) == 1
         var last = 0
         while ContinuousClock.now < end {
             try await Task.sleep(for: .seconds(1))
             let progress = generator.progress
-            let sold = progress.outcomes.filter { $0.key.hasPrefix("reserve 201") }.values.reduce(0, +)
+            let count = { (prefix: String) in progress.outcomes.filter { $0.key.hasPrefix(prefix) }.values.reduce(0, +) }
             let stock = await generator.stockLeft().map(String.init) ?? "?"
-            print(
-                "\(progress.requests - last) requests/s, \(progress.requests) in all, \(sold) reservations, stock left \(stock), "
-                    + "p99 \(progress.latency.valueAtPercentile(99)) ms"
-            )
+            let line =
+                "\(progress.requests - last) requests/s, \(progress.requests) in all: \(count("reserve 201")) reserved, "
+                + "\(count("reserve 409")) refused, \(count("commit 200")) committed, \(count("release 200")) released, "
+                + "\(progress.outcomes.filter { $0.key.hasSuffix("no answer") || $0.key.contains(" 5") }.values.reduce(0, +)) unanswered or 5xx; "
+                + "stock left \(stock), p99 \(progress.latency.valueAtPercentile(99)) ms"
+            if redraw {
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            } else {
+                print(line)
+            }
             last = progress.requests
         }
+        if redraw { print() }
         await run.value
         let progress = generator.progress
         for (outcome, count) in progress.outcomes.sorted(by: { $0.key < $1.key }) { print("  \(outcome): \(count)") }

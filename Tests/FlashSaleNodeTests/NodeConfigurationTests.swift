@@ -39,6 +39,16 @@ import Testing
         #expect(both.adminToken == "s3cret")
     }
 
+    @Test func readsThePeerSourceHostAndRefusesOneThatIsNotAnAddress() throws {
+        let base: [AbsoluteConfigKey: ConfigContent] = ["node.id": .string("n1"), "admin.token": .string("t")]
+        #expect(try NodeConfiguration(reader: Self.reader([base])).peerSourceHost == nil)
+        let pinned = try NodeConfiguration(reader: Self.reader([["peer.sourceHost": .string("127.0.1.3")], base]))
+        #expect(pinned.peerSourceHost == "127.0.1.3")
+        #expect(throws: NodeConfiguration.Problem.self) {
+            try NodeConfiguration(reader: Self.reader([["peer.sourceHost": .string("node-three")], base]))
+        }
+    }
+
     @Test func refusesMissingOrInvalidSettings() {
         #expect(throws: NodeConfiguration.Problem.self) {
             try NodeConfiguration(reader: Self.reader([["admin.token": .string("t")]]))

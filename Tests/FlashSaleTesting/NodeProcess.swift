@@ -23,7 +23,7 @@ public final class NodeProcess: @unchecked Sendable {
         let directory = try ServerProcess.temporaryDirectory("flashsale-node-\(id)")
         let config = directory.appendingPathComponent("node.json")
         self.logFile = directory.appendingPathComponent("node.log")
-        FileManager.default.createFile(atPath: self.logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: self.logFile.path, contents: nil)
         try settings.write(to: config, atomically: true, encoding: .utf8)
         self.arguments = [
             "node", "--id", id, "--http-port", String(self.httpPort), "--redis-url", redisURL,
