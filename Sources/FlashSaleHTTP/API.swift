@@ -15,6 +15,7 @@ public struct APIDependencies: Sendable {
     /// `POST /v1/cluster/nodes` and `DELETE /v1/cluster/nodes/{id}`; they throw `ClusterChangeError`.
     public var addNode: @Sendable (NodeRegistration) async throws -> Void
     public var removeNode: @Sendable (String) async throws -> Void
+    public var limits: ClientLimits
 
     public init(
         operations: any SaleOperations,
@@ -23,7 +24,8 @@ public struct APIDependencies: Sendable {
         isReady: @escaping @Sendable () async -> Bool,
         metricsText: @escaping @Sendable () -> String,
         addNode: @escaping @Sendable (NodeRegistration) async throws -> Void,
-        removeNode: @escaping @Sendable (String) async throws -> Void
+        removeNode: @escaping @Sendable (String) async throws -> Void,
+        limits: ClientLimits = .init()
     ) {
         self.operations = operations
         self.adminToken = adminToken
@@ -32,6 +34,20 @@ public struct APIDependencies: Sendable {
         self.metricsText = metricsText
         self.addNode = addNode
         self.removeNode = removeNode
+        self.limits = limits
+    }
+}
+
+/// How fast one client may call the sale API of one node; nil turns a limit off. Over it, 429
+/// `rate_limited` with Retry-After. A user is limited on reservations (the body names them); an
+/// address on every `/v1/` call. Health, readiness and metrics are never limited.
+public struct ClientLimits: Sendable {
+    public var perUser: RateLimiter.Rule?
+    public var perAddress: RateLimiter.Rule?
+
+    public init(perUser: RateLimiter.Rule? = nil, perAddress: RateLimiter.Rule? = nil) {
+        self.perUser = perUser
+        self.perAddress = perAddress
     }
 }
 
@@ -40,7 +56,10 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
-    let api = API(dependencies: dependencies)
+    if let rule = dependencies.limits.perAddress {
+        router.add(middleware: AddressRateLimitMiddleware(limiter: SharedRateLimiter(RateLimiter(rule: rule))))
+    }
+    let api = API(dependencies: dependencies, userLimiter: dependencies.limits.perUser.map { SharedRateLimiter(RateLimiter(rule: $0)) })
 
     router.put("/v1/skus/:sku") { request, context in try await api.defineSKU(request, context) }
     router.get("/v1/skus/:sku") { _, context in try await api.skuState(context) }
@@ -71,6 +90,7 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
 
 struct API: Sendable {
     let dependencies: APIDependencies
+    let userLimiter: SharedRateLimiter?
     private var operations: any SaleOperations { self.dependencies.operations }
 
     func defineSKU(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -90,6 +110,9 @@ struct API: Sendable {
         let sku = try pathIdentifier("sku", context)
         let body = try await request.decodeJSON(ReserveBody.self)
         try body.validate()
+        if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(body.user) {
+            throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
+        }
         let receipt = try await self.operations.reserve(
             sku: sku,
             user: body.user,

@@ -35,6 +35,10 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(.badRequest, "invalid_request", message)
     }
 
+    static func rateLimited(_ message: String, retryAfterSeconds: Int) -> APIError {
+        APIError(.tooManyRequests, "rate_limited", message, retryAfterSeconds: retryAfterSeconds)
+    }
+
     /// The one place where a sale refusal becomes an HTTP answer.
     init(_ error: SaleError) {
         switch error {

@@ -6,6 +6,7 @@ import FlashSalePeer
 import FlashSaleRedis
 import FlashSaleSync
 import Hummingbird
+import HummingbirdCore
 public import Logging
 import Prometheus
 public import ServiceLifecycle
@@ -189,14 +190,21 @@ public struct CoordinatorNode: Sendable {
                     )
                     try await Self.changeMembership(membership) { try await $0.add(node) }
                 },
-                removeNode: { id in try await Self.changeMembership(membership) { try await $0.remove(id) } }
+                removeNode: { id in try await Self.changeMembership(membership) { try await $0.remove(id) } },
+                limits: ClientLimits(
+                    perUser: configuration.userRequestsPerSecond > 0
+                        ? .init(ratePerSecond: configuration.userRequestsPerSecond, burst: configuration.userBurst) : nil,
+                    perAddress: configuration.addressRequestsPerSecond > 0
+                        ? .init(ratePerSecond: configuration.addressRequestsPerSecond, burst: configuration.addressBurst) : nil
+                )
             )
         )
         let http = Application(
             router: router,
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
-                serverName: "flashsale/\(configuration.nodeID)"
+                serverName: "flashsale/\(configuration.nodeID)",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.httpConnectionsMax)
             ),
             logger: logger
         )

@@ -31,6 +31,15 @@ public struct NodeConfiguration: Sendable {
     /// SKUs this node hands over at a time while the membership changes: higher moves faster,
     /// lower disturbs the sale less.
     public var handoffConcurrency: Int
+    /// Reservations a second one user may make through this node (0: unlimited), and the burst.
+    public var userRequestsPerSecond: Double
+    public var userBurst: Double?
+    /// Sale API calls a second one client address may make to this node (0: unlimited, the
+    /// default: behind a load balancer every client has its address), and the burst.
+    public var addressRequestsPerSecond: Double
+    public var addressBurst: Double?
+    /// Client connections this node holds open at once; more wait to be accepted.
+    public var httpConnectionsMax: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -60,7 +69,12 @@ public struct NodeConfiguration: Sendable {
         syncerLeaseTTLMilliseconds: Int = 5000,
         membershipLeaseMilliseconds: Int = 5000,
         weight: Double = 1,
-        handoffConcurrency: Int = 8
+        handoffConcurrency: Int = 8,
+        userRequestsPerSecond: Double = 20,
+        userBurst: Double? = nil,
+        addressRequestsPerSecond: Double = 0,
+        addressBurst: Double? = nil,
+        httpConnectionsMax: Int = 10_000
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -78,11 +92,17 @@ public struct NodeConfiguration: Sendable {
         self.membershipLeaseMilliseconds = membershipLeaseMilliseconds
         self.weight = weight
         self.handoffConcurrency = handoffConcurrency
+        self.userRequestsPerSecond = userRequestsPerSecond
+        self.userBurst = userBurst
+        self.addressRequestsPerSecond = addressRequestsPerSecond
+        self.addressBurst = addressBurst
+        self.httpConnectionsMax = httpConnectionsMax
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
     /// peer.sourceHost, admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
-    /// membership.leaseMs, node.weight, handoff.concurrency.
+    /// membership.leaseMs, node.weight, handoff.concurrency, limits.userPerSecond, limits.userBurst,
+    /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -113,6 +133,15 @@ public struct NodeConfiguration: Sendable {
         guard weight > 0, weight <= 1000 else { throw Problem.invalid("node.weight must be above 0 and at most 1000") }
         let handoffConcurrency = reader.int(forKey: "handoff.concurrency", default: 8)
         guard (1...256).contains(handoffConcurrency) else { throw Problem.invalid("handoff.concurrency must be 1 to 256") }
+        let userRate = reader.double(forKey: "limits.userPerSecond", default: 20)
+        let addressRate = reader.double(forKey: "limits.addressPerSecond", default: 0)
+        let userBurst = reader.double(forKey: "limits.userBurst")
+        let addressBurst = reader.double(forKey: "limits.addressBurst")
+        guard userRate >= 0, addressRate >= 0, (userBurst ?? 1) >= 1, (addressBurst ?? 1) >= 1 else {
+            throw Problem.invalid("limits: rates must be at least 0 (0: unlimited) and bursts at least 1")
+        }
+        let connectionsMax = reader.int(forKey: "http.connectionsMax", default: 10_000)
+        guard connectionsMax >= 1 else { throw Problem.invalid("http.connectionsMax must be at least 1") }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -137,7 +166,12 @@ public struct NodeConfiguration: Sendable {
             syncerLeaseTTLMilliseconds: leaseTTL,
             membershipLeaseMilliseconds: membershipLease,
             weight: weight,
-            handoffConcurrency: handoffConcurrency
+            handoffConcurrency: handoffConcurrency,
+            userRequestsPerSecond: userRate,
+            userBurst: userBurst,
+            addressRequestsPerSecond: addressRate,
+            addressBurst: addressBurst,
+            httpConnectionsMax: connectionsMax
         )
     }
 

@@ -12,7 +12,10 @@ import Testing
     static let token = "test-token"
     static let admin: HTTPFields = [.authorization: "Bearer \(token)"]
 
-    static func withAPI(_ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void) async throws {
+    static func withAPI(
+        limits: ClientLimits = .init(),
+        _ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void
+    ) async throws {
         let shard = try await TestShard.start()
         let router = makeAPIRouter(
             APIDependencies(
@@ -32,7 +35,8 @@ import Testing
                 },
                 removeNode: { id in
                     guard id == "n2" else { throw ClusterChangeError.refused("\(id) is not a member") }
-                }
+                },
+                limits: limits
             )
         )
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))

@@ -49,6 +49,23 @@ import Testing
         }
     }
 
+    @Test func readsTheClientLimitsWithAPerUserLimitOnByDefault() throws {
+        let base: [AbsoluteConfigKey: ConfigContent] = ["node.id": .string("n1"), "admin.token": .string("t")]
+        let defaults = try NodeConfiguration(reader: Self.reader([base]))
+        #expect(defaults.userRequestsPerSecond == 20 && defaults.addressRequestsPerSecond == 0 && defaults.httpConnectionsMax == 10_000)
+        let set = try NodeConfiguration(reader: Self.reader([
+            ["limits.userPerSecond": .double(0), "limits.addressPerSecond": .double(500), "limits.addressBurst": .double(50),
+             "http.connectionsMax": .int(64)],
+            base,
+        ]))
+        #expect(set.userRequestsPerSecond == 0 && set.addressRequestsPerSecond == 500 && set.addressBurst == 50 && set.httpConnectionsMax == 64)
+        for invalid: [AbsoluteConfigKey: ConfigContent] in [
+            ["limits.userPerSecond": .double(-1)], ["limits.userBurst": .double(0.5)], ["http.connectionsMax": .int(0)],
+        ] {
+            #expect(throws: NodeConfiguration.Problem.self) { try NodeConfiguration(reader: Self.reader([invalid, base])) }
+        }
+    }
+
     @Test func refusesMissingOrInvalidSettings() {
         #expect(throws: NodeConfiguration.Problem.self) {
             try NodeConfiguration(reader: Self.reader([["admin.token": .string("t")]]))
