@@ -52,6 +52,24 @@ require_swift() {
   command -v swift >/dev/null || die "swift is not on PATH (install a Swift 6 toolchain first)"
 }
 
+# Sets PROMTOOL: promtool from the PATH, or else taken out of Debian's prometheus package into
+# $BUILD_PATH/tools without installing it (installing would start a Prometheus service).
+ensure_promtool() {
+  PROMTOOL="$(command -v promtool || true)"
+  [ -n "$PROMTOOL" ] && return 0
+  local tools="$BUILD_PATH/tools"
+  PROMTOOL="$tools/usr/bin/promtool"
+  [ -x "$PROMTOOL" ] && return 0
+  local download
+  download="$(mktemp -d)"
+  (cd "$download" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; }) \
+    || die "could not download Debian's prometheus package for promtool"
+  mkdir -p "$tools"
+  dpkg-deb -x "$download"/prometheus_*.deb "$tools"
+  rm -rf "$download"
+  [ -x "$PROMTOOL" ] || die "promtool is not in Debian's prometheus package"
+}
+
 # Builds the release binary into $BUILD_PATH (FLASHSALE_BUILD_PATH) and sets FLASHSALE_BINARY.
 build_release() {
   require_swift

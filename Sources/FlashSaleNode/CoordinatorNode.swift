@@ -208,7 +208,7 @@ public struct CoordinatorNode: Sendable {
             ),
             logger: logger
         )
-        var services: [any Service] = [redis, sweeper]
+        var services: [any Service] = [redis, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership)]
         if let syncer { services.append(syncer) }
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }

@@ -271,6 +271,13 @@ public final class SKUStore: SaleOperations {
         "the record is behind (PostgreSQL has not taken this shard's changes for a while); retry later"
     )
 
+    /// Entries in this shard's outbox that the record has not taken yet.
+    public func outboxLength() async throws(SaleError) -> Int64 {
+        let reply = try await self.send(["XLEN", SKUKeys.outbox])
+        guard let length = reply.integer else { throw .unavailable("XLEN \(SKUKeys.outbox) answered \(reply)") }
+        return length
+    }
+
     /// Sets how many outbox entries the shard may hold before `define` and `reserve` are refused.
     public func setOutboxLimit(_ limit: Int) async throws(SaleError) {
         _ = try await self.send(["SET", SKUKeys.outboxLimit, String(limit)])
