@@ -131,6 +131,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            resources: [.copy("StatusPage")],
             swiftSettings: swiftSettings
         ),
 

@@ -13,6 +13,8 @@ BUILD_PATH="${FLASHSALE_BUILD_PATH:-$ROOT/.build}"
 BUILD_PACKAGES=(libhiredis-dev libpq-dev libssl-dev pkgconf)
 SERVER_PACKAGES=(redis-server postgresql)
 TOOL_PACKAGES=(openssl curl jq)
+# The status page's browser test renders it in headless Chromium.
+TEST_PACKAGES=(chromium-headless-shell)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }

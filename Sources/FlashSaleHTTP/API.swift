@@ -54,12 +54,17 @@ public struct ClientLimits: Sendable {
 /// The HTTP API v1 of shared/DESIGN.md section 3.
 public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
-    router.add(middleware: RequestMetricsMiddleware())
+    let stats = NodeStats()
+    router.add(middleware: RequestMetricsMiddleware(stats: stats))
     router.add(middleware: ErrorMiddleware())
     if let rule = dependencies.limits.perAddress {
         router.add(middleware: AddressRateLimitMiddleware(limiter: SharedRateLimiter(RateLimiter(rule: rule))))
     }
-    let api = API(dependencies: dependencies, userLimiter: dependencies.limits.perUser.map { SharedRateLimiter(RateLimiter(rule: $0)) })
+    let api = API(
+        dependencies: dependencies,
+        userLimiter: dependencies.limits.perUser.map { SharedRateLimiter(RateLimiter(rule: $0)) },
+        stats: stats
+    )
 
     router.put("/v1/skus/:sku") { request, context in try await api.defineSKU(request, context) }
     router.get("/v1/skus/:sku") { _, context in try await api.skuState(context) }
@@ -76,6 +81,9 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     router.get("/v1/cluster") { _, _ in try await api.cluster() }
     router.post("/v1/cluster/nodes") { request, _ in try await api.addNode(request) }
     router.delete("/v1/cluster/nodes/:id") { request, context in try await api.removeNode(request, context) }
+    router.get("/v1/node/stats") { _, _ in await api.nodeStats() }
+    router.get("/") { _, _ in try StatusPage.response(for: "index.html") }
+    router.get("/status/:file") { _, context in try StatusPage.response(for: context.parameters.get("file") ?? "") }
     router.get("/healthz") { _, _ in json(.ok, JSONWriter.object { $0.field("status", "ok") }) }
     router.get("/readyz") { _, _ in await api.readiness() }
     router.get("/metrics") { _, _ in
@@ -91,6 +99,7 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
 struct API: Sendable {
     let dependencies: APIDependencies
     let userLimiter: SharedRateLimiter?
+    let stats: NodeStats
     private var operations: any SaleOperations { self.dependencies.operations }
 
     func defineSKU(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -113,6 +122,7 @@ struct API: Sendable {
         if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(body.user) {
             throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
         }
+        self.stats.reserving(sku)
         let receipt = try await self.operations.reserve(
             sku: sku,
             user: body.user,
@@ -197,6 +207,33 @@ struct API: Sendable {
             case .unavailable(let why): throw APIError(.serviceUnavailable, "unavailable", why, retryAfterSeconds: 1)
             }
         }
+    }
+
+    /// This node's answers per second and its hottest SKUs with their stock left, for the status page
+    /// (which reads every node's, so any origin may read it: it holds nothing secret).
+    func nodeStats() async -> Response {
+        let read = self.stats.read(hotCount: 5)
+        var hot: [String] = []
+        for (sku, score) in read.hot {
+            guard let state = try? await self.operations.skuState(sku) else { continue }
+            hot.append(JSONWriter.object {
+                $0.field("sku", sku)
+                $0.field("reservationsPerHalfMinute", Int64(score.rounded()))
+                $0.field("stock", state.settings.stock)
+                $0.field("available", state.available)
+            })
+        }
+        var response = json(
+            .ok,
+            JSONWriter.object {
+                $0.field("requestsPerSecond", read.rates.requests)
+                $0.field("serverErrorsPerSecond", read.rates.serverErrors)
+                $0.field("rateLimitedPerSecond", read.rates.rateLimited)
+                $0.raw("hotSkus", JSONWriter.array(hot))
+            }
+        )
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
     }
 
     func readiness() async -> Response {

@@ -75,15 +75,14 @@ public struct RateLimiter: Sendable {
 /// A `RateLimiter` shared by the requests of one node, on the monotonic clock.
 final class SharedRateLimiter: Sendable {
     private let limiter: Mutex<RateLimiter>
-    private let origin = ContinuousClock.now
+    private let clock = ElapsedMilliseconds()
 
     init(_ limiter: RateLimiter) {
         self.limiter = Mutex(limiter)
     }
 
     func decide(_ key: String) -> RateLimiter.Decision {
-        let elapsed = ContinuousClock.now - self.origin
-        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        return self.limiter.withLock { $0.decide(key, nowMilliseconds: milliseconds) }
+        let now = self.clock.now
+        return self.limiter.withLock { $0.decide(key, nowMilliseconds: now) }
     }
 }

@@ -6,6 +6,7 @@ import Synchronization
 /// a user or an id: the route is the pattern (`/v1/skus/{sku}`), so the label set stays small.
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     private let cache = MetricsCache()
+    let stats: NodeStats
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -27,6 +28,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let metrics = self.cache.metrics(for: key)
         metrics.requests.increment()
         metrics.duration.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
+        self.stats.answered(status: status)
     }
 }
 
