@@ -4,7 +4,8 @@ public import Foundation
 import FoundationNetworking
 #endif
 
-/// Calls one node's admin API: `GET /v1/cluster`, `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`.
+/// Calls one node's admin API: `GET /v1/cluster`, `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`,
+/// `PUT /v1/skus/{sku}` and `GET /v1/skus/{sku}`.
 public struct AdminClient: Sendable {
     public let baseURL: URL
     public let token: String
@@ -15,13 +16,45 @@ public struct AdminClient: Sendable {
     }
 
     public func cluster() async throws(AdminError) -> ClusterStatus {
+        try Self.decode(ClusterStatus.self, try await self.clusterJSON(), "GET /v1/cluster")
+    }
+
+    /// `GET /v1/cluster` as the node answered it.
+    public func clusterJSON() async throws(AdminError) -> Data {
         let (status, body) = try await self.send("GET", "/v1/cluster")
         guard status == 200 else { throw Self.error(status, body) }
-        do {
-            return try JSONDecoder().decode(ClusterStatus.self, from: body)
-        } catch {
-            throw .unexpected("GET /v1/cluster answered \(String(decoding: body, as: UTF8.self))")
+        return body
+    }
+
+    /// `PUT /v1/skus/{sku}`: defines the SKU or changes it; answers the SKU's view as JSON.
+    public func putSKU(_ sku: String, stock: Int64, perUserLimit: Int64?, reservationTtlSeconds: Int64?) async throws(AdminError) -> Data {
+        let body = JSONWriter.object {
+            $0.field("stock", stock)
+            if let perUserLimit { $0.field("perUserLimit", perUserLimit) }
+            if let reservationTtlSeconds { $0.field("reservationTtlSeconds", reservationTtlSeconds) }
         }
+        let (status, answer) = try await self.send("PUT", Self.skuPath(sku), body: Data(body.utf8))
+        guard status == 200 || status == 201 else { throw Self.error(status, answer) }
+        return answer
+    }
+
+    /// `GET /v1/skus/{sku}`: the SKU's view as JSON.
+    public func sku(_ sku: String) async throws(AdminError) -> Data {
+        let (status, answer) = try await self.send("GET", Self.skuPath(sku))
+        guard status == 200 else { throw Self.error(status, answer) }
+        return answer
+    }
+
+    public static func decode<Value: Decodable>(_ type: Value.Type, _ body: Data, _ call: String) throws(AdminError) -> Value {
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch {
+            throw .unexpected("\(call) answered \(String(decoding: body, as: UTF8.self))")
+        }
+    }
+
+    private static func skuPath(_ sku: String) -> String {
+        "/v1/skus/" + (sku.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sku)
     }
 
     public func addNode(_ registration: NodeRegistration) async throws(AdminError) {
@@ -74,7 +107,12 @@ public struct AdminClient: Sendable {
     }
 
     private func send(_ method: String, _ path: String, body: Data? = nil) async throws(AdminError) -> (Int, Data) {
-        var request = URLRequest(url: self.baseURL.appendingPathComponent(path))
+        // The path is already percent-encoded: appended as text, not as a path component (which
+        // would encode the % signs again).
+        var base = self.baseURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let url = URL(string: base + path) else { throw .unexpected("\(base + path) is not a URL") }
+        var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 10
         request.setValue("Bearer \(self.token)", forHTTPHeaderField: "Authorization")

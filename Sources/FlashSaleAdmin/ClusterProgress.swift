@@ -27,3 +27,24 @@ extension ClusterStatus {
         return "epoch \(self.epoch), \(change): \(moved) of \(toMove) SKUs moved, \(failed) failed attempts (retried); \(states)"
     }
 }
+
+extension ClusterStatus {
+    /// `flashsale admin status`: the nodes as a table, then the syncer and any change in progress.
+    public var statusReport: String {
+        var table = TextTable(["node", "state", "SKUs", "ring share", "moves", "client URL"])
+        for node in self.nodes {
+            let moves = node.handoff.map { $0.finished ? "done (\($0.moved))" : "\($0.moved) of \($0.toMove)" + ($0.failedAttempts > 0 ? ", \($0.failedAttempts) failed" : "") } ?? "-"
+            let state = node.adoptedBy.map { "\(node.state) (adopted by \($0))" } ?? node.state
+            let share = Double(node.slots) / 40.96
+            table.add([node.id, state, String(node.skuCount), "\((share * 10).rounded() / 10) %", moves, node.clientUrl])
+        }
+        let syncer: String
+        if let leader = self.syncer.leader {
+            let lag = self.syncer.lagSeconds.map { "\(($0 * 10).rounded() / 10) s" } ?? "unknown"
+            syncer = "syncer leader \(leader), fencing epoch \(self.syncer.fencingEpoch), lag \(lag)"
+        } else {
+            syncer = "no syncer leader: the record in PostgreSQL is not being written"
+        }
+        return [table.render(), syncer, self.progressLine].joined(separator: "\n")
+    }
+}

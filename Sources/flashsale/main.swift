@@ -119,6 +119,8 @@ struct Audit: AsyncParsableCommand {
 
     @Option(help: "PostgreSQL connection URL (or FLASHSALE_POSTGRES_URL).") var postgresUrl: String?
     @Option(help: "How long to wait for the syncer to catch up.") var waitSeconds: Int = 30
+    @Flag(help: "Print {\"agrees\", \"differences\": [{\"sku\", \"shard\", \"cluster\", \"record\"}], \"behindShards\"}.")
+    var json = false
 
     func run() async throws {
         guard let url = self.postgresUrl ?? ProcessInfo.processInfo.environment["FLASHSALE_POSTGRES_URL"] else {
@@ -131,28 +133,59 @@ struct Audit: AsyncParsableCommand {
         while true {
             switch try await audit.run() {
             case .caughtUp(let differences):
-                if differences.isEmpty {
+                if self.json {
+                    print(Self.json(agrees: differences.isEmpty, differences: differences, behind: []))
+                } else if differences.isEmpty {
                     print("the record agrees with the cluster")
-                    return
+                } else {
+                    var table = TextTable(["sku", "shard", "cluster", "record"])
+                    for difference in differences { table.add([difference.sku, difference.shard ?? "none", difference.cluster, difference.record]) }
+                    print("\(differences.count) difference(s) between the cluster and the record:\n\(table.render())")
                 }
-                print("\(differences.count) difference(s) between the cluster and the record:")
-                for difference in differences { print("  \(difference)") }
-                throw ExitCode(1)
+                if !differences.isEmpty { throw ExitCode(1) }
+                return
             case .behind(let shards):
                 guard ContinuousClock.now < deadline else {
-                    print("the syncer has not caught up with shard(s) \(shards.joined(separator: ", "))")
+                    print(self.json ? Self.json(agrees: false, differences: [], behind: shards)
+                        : "the syncer has not caught up with shard(s) \(shards.joined(separator: ", "))")
                     throw ExitCode(2)
                 }
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
     }
+
+    static func json(agrees: Bool, differences: [RecordAudit.Difference], behind: [String]) -> String {
+        JSONWriter.object {
+            $0.field("agrees", agrees)
+            $0.raw(
+                "differences",
+                JSONWriter.array(differences.map { difference in
+                    JSONWriter.object {
+                        $0.field("sku", difference.sku)
+                        if let shard = difference.shard { $0.field("shard", shard) } else { $0.nullField("shard") }
+                        $0.field("cluster", difference.cluster)
+                        $0.field("record", difference.record)
+                    }
+                })
+            )
+            $0.raw("behindShards", JSONWriter.array(behind.map { shard in
+                var quoted = ""
+                JSONWriter.appendQuoted(shard, to: &quoted)
+                return quoted
+            }))
+        }
+    }
 }
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add and remove nodes, and show the cluster, through any node's admin API.",
-        subcommands: [AddNode.self, RemoveNode.self, Status.self]
+        abstract: "Show the cluster, add and remove nodes, define and read SKUs, and audit the record.",
+        discussion: """
+            The commands talk to any node's API with the admin token (audit reads the shards and \
+            PostgreSQL instead); tables by default, --json for machine-readable answers.
+            """,
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, SKU.self, Audit.self]
     )
 
     struct Connection: ParsableArguments {
@@ -212,15 +245,54 @@ struct Admin: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the membership and any change in progress.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show the nodes (state, SKUs, ring share, moves), the syncer leader and lag, and any change in progress."
+        )
         @OptionGroup var connection: Connection
+        @Flag(help: "Print GET /v1/cluster's JSON.") var json = false
 
         func run() async throws {
-            let view = try await self.connection.client().cluster()
-            print(view.progressLine)
-            for node in view.nodes {
-                let handoff = node.handoff.map { " handoff \($0.moved)/\($0.toMove)\($0.finished ? " finished" : "")" } ?? ""
-                print("  \(node.id)  \(node.state)  \(node.clientUrl)  \(node.skuCount) SKUs  \(node.slots) slots\(handoff)")
+            let client = try self.connection.client()
+            let body = try await client.clusterJSON()
+            if self.json {
+                print(String(decoding: body, as: UTF8.self))
+            } else {
+                print(try AdminClient.decode(ClusterStatus.self, body, "GET /v1/cluster").statusReport)
+            }
+        }
+    }
+
+    struct SKU: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sku",
+            abstract: "Define or change a SKU, or read it.",
+            subcommands: [Put.self, Get.self]
+        )
+
+        struct Put: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Define a SKU or change its stock and settings (PUT /v1/skus/{sku}).")
+            @OptionGroup var connection: Connection
+            @Argument(help: "The SKU.") var sku: String
+            @Option(help: "Its stock (at least what is reserved and committed).") var stock: Int64
+            @Option(help: "How many units one user may hold (default 1 for a new SKU).") var perUserLimit: Int64?
+            @Option(help: "How long a reservation holds its stock, seconds (default 600 for a new SKU).") var ttlSeconds: Int64?
+            @Flag(help: "Print the API's JSON answer.") var json = false
+
+            func run() async throws {
+                let body = try await self.connection.client().putSKU(self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds)
+                print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "PUT /v1/skus").report)
+            }
+        }
+
+        struct Get: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show a SKU's stock, availability and settings (GET /v1/skus/{sku}).")
+            @OptionGroup var connection: Connection
+            @Argument(help: "The SKU.") var sku: String
+            @Flag(help: "Print the API's JSON answer.") var json = false
+
+            func run() async throws {
+                let body = try await self.connection.client().sku(self.sku)
+                print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "GET /v1/skus").report)
             }
         }
     }

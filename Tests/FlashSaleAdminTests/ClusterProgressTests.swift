@@ -29,4 +29,16 @@ struct ClusterProgressTests {
         #expect(!view.isSettled(node: "n2", in: "down"))
         #expect(!view.isSettled(node: "n9", in: "active"))
     }
+
+    @Test func theStatusReportIsATableWithTheSyncerAndTheChange() throws {
+        let view = try JSONDecoder().decode(ClusterStatus.self, from: Data(Self.joining.utf8))
+        #expect(
+            view.statusReport == """
+                node  state    SKUs  ring share  moves             client URL
+                n1    active      7      50.0 %  3 of 5, 1 failed  http://127.0.0.1:1
+                n2    joining     3      50.0 %  -                 http://127.0.0.1:3
+                syncer leader n1, fencing epoch 2, lag unknown
+                epoch 4, rebalancing: 3 of 5 SKUs moved, 1 failed attempts (retried); n1 active, n2 joining
+                """)
+    }
 }
