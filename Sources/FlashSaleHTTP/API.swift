@@ -56,6 +56,7 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     let router = Router(context: APIRequestContext.self)
     let stats = NodeStats()
     router.add(middleware: RequestMetricsMiddleware(stats: stats))
+    router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ErrorMiddleware())
     if let rule = dependencies.limits.perAddress {
         router.add(middleware: AddressRateLimitMiddleware(limiter: SharedRateLimiter(RateLimiter(rule: rule))))

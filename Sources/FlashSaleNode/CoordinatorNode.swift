@@ -145,9 +145,15 @@ public struct CoordinatorNode: Sendable {
                 serve: { request in
                     switch request {
                     case .forward(let forwarded):
-                        return .forward(await forwarding.serve(forwarded))
+                        return await RequestTrace.$id.withValue(forwarded.traceId.isEmpty ? nil : forwarded.traceId) {
+                            logger.debug("serving a forwarded request", metadata: ["sku": "\(forwarded.operation.sku)"])
+                            return .forward(await forwarding.serve(forwarded))
+                        }
                     case .previousOwner(let asked):
-                        return .forward(await forwarding.serveAsPreviousOwner(asked))
+                        return await RequestTrace.$id.withValue(asked.traceId.isEmpty ? nil : asked.traceId) {
+                            logger.debug("serving as the previous owner", metadata: ["sku": "\(asked.operation.sku)"])
+                            return .forward(await forwarding.serveAsPreviousOwner(asked))
+                        }
                     case .handoff(let chunk):
                         await membership?.catchUp(to: chunk.senderEpoch)
                         let outcome = await receiver.receive(chunk)

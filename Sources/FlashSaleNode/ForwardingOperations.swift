@@ -86,7 +86,7 @@ struct ForwardingOperations: SaleOperations {
             return .failure(.unavailable("the SKU's owner \(server.id) has no reachable peer address"))
         }
         do {
-            let request = ForwardRequest(hopLimit: hopLimit - 1, senderEpoch: membership.epoch, operation: operation)
+            let request = ForwardRequest(hopLimit: hopLimit - 1, senderEpoch: membership.epoch, operation: operation, traceId: RequestTrace.id ?? "")
             return try await peers.forward(request, to: endpoint).outcome
         } catch {
             return .failure(.unavailable("\(error) (\(server.id)); retry with the same requestId"))
@@ -143,7 +143,7 @@ struct ForwardingOperations: SaleOperations {
             return .failure(.unavailable("the SKU's previous owner \(server.id) has no reachable peer address; retry"))
         }
         do {
-            let request = ForwardRequest(hopLimit: 0, senderEpoch: membership.epoch, operation: operation)
+            let request = ForwardRequest(hopLimit: 0, senderEpoch: membership.epoch, operation: operation, traceId: RequestTrace.id ?? "")
             let outcome = try await peers.askPreviousOwner(request, at: endpoint).outcome
             // Its shard knows a newer membership than we asked under: the SKU's place may have changed again.
             if case .failure(.staleMembership) = outcome {

@@ -214,12 +214,14 @@ extension ByteBuffer {
         self.writeInteger(request.hopLimit)
         self.writeInteger(request.senderEpoch)
         self.writeOperation(request.operation)
+        self.writeText(request.traceId)
     }
 
     fileprivate mutating func readForwardRequest() throws(PeerFrameError) -> ForwardRequest {
         let hopLimit = try self.read(UInt8.self)
         let epoch = try self.read(Int64.self)
-        return ForwardRequest(hopLimit: hopLimit, senderEpoch: epoch, operation: try self.readOperation())
+        let operation = try self.readOperation()
+        return ForwardRequest(hopLimit: hopLimit, senderEpoch: epoch, operation: operation, traceId: try self.readText())
     }
 
     fileprivate mutating func writeHandoffChunk(_ chunk: HandoffChunk) {

@@ -82,11 +82,15 @@ public struct ForwardRequest: Sendable, Hashable {
     /// The sender's membership epoch: a receiver that knows an older one reads the membership again.
     public var senderEpoch: Int64
     public var operation: SaleOperation
+    /// The client request's id (`RequestTrace`), empty when there is none: the owner's log lines
+    /// about it carry the same id as the entry node's.
+    public var traceId: String
 
-    public init(hopLimit: UInt8, senderEpoch: Int64, operation: SaleOperation) {
+    public init(hopLimit: UInt8, senderEpoch: Int64, operation: SaleOperation, traceId: String = "") {
         self.hopLimit = hopLimit
         self.senderEpoch = senderEpoch
         self.operation = operation
+        self.traceId = traceId
     }
 }
 

@@ -79,11 +79,15 @@ struct Node: AsyncParsableCommand {
         let configuration = try NodeConfiguration(reader: ConfigReader(providers: providers))
 
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // Every line about a client request carries its requestId (RequestTrace), on every node it reaches.
+        LoggingSystem.bootstrap(
+            { label, metadataProvider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
+                handler.logLevel = level
+                return handler
+            },
+            metadataProvider: RequestTrace.metadataProvider
+        )
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 

@@ -15,11 +15,13 @@ final class TestCluster: @unchecked Sendable {
     let tls: URL
     /// Every node's configuration file (`NodeConfiguration` keys as JSON).
     let settings: String
+    let logLevel: String
 
     /// Starts n1...n`count` (certificates also for the next `spare` ids, to add later) and waits
     /// until every one of them sees all of them active.
-    init(nodes count: Int, spare: Int = 0, settings: String = "{}") async throws {
+    init(nodes count: Int, spare: Int = 0, settings: String = "{}", logLevel: String = "warning") async throws {
         self.settings = settings
+        self.logLevel = logLevel
         self.tls = try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" })
         self.postgres = try PostgresServer()
         do {
@@ -36,7 +38,10 @@ final class TestCluster: @unchecked Sendable {
         let shard = try await TestShard.start()
         self.shards.append(shard)
         self.nodes.append(
-            try NodeProcess(id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: self.settings, tlsDirectory: self.tls)
+            try NodeProcess(
+                id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: self.settings, tlsDirectory: self.tls,
+                logLevel: self.logLevel
+            )
         )
     }
 

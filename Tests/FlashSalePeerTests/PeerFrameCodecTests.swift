@@ -31,7 +31,8 @@ struct PeerFrameCodecTests {
             .release(sku: "a", id: "i"),
         ]
         for (index, operation) in operations.enumerated() {
-            messages.append(.forwardRequest(stream: UInt32(index), .init(hopLimit: UInt8(index), senderEpoch: 3, operation: operation)))
+            let traceId = index.isMultiple(of: 2) ? "" : "trace-\(index)"
+            messages.append(.forwardRequest(stream: UInt32(index), .init(hopLimit: UInt8(index), senderEpoch: 3, operation: operation, traceId: traceId)))
         }
         var outcomes: [SaleOutcome] = [
             .skuDefinition(.init(state: state, isNew: true)),
@@ -52,7 +53,7 @@ struct PeerFrameCodecTests {
         for (index, outcome) in outcomes.enumerated() {
             messages.append(.forwardResponse(stream: UInt32.max - UInt32(index), .init(responderEpoch: -1, outcome: outcome)))
         }
-        messages.append(.previousOwnerRequest(stream: 9, .init(hopLimit: 0, senderEpoch: 4, operation: operations[0])))
+        messages.append(.previousOwnerRequest(stream: 9, .init(hopLimit: 0, senderEpoch: 4, operation: operations[0], traceId: "0123456789abcdef")))
         let entries = ReservationStatus.allCases.enumerated().map { index, status in
             SKUSnapshot.Entry(
                 id: "r\(index)", status: status, quantity: Int64(index + 1), expiresAtMilliseconds: 1_764_000_000_000,

@@ -15,7 +15,7 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// With `tlsDirectory` (cluster/lib.sh's layout: ca.pem, ID.pem, ID-key.pem) the node also
     /// listens for peers on a free port.
-    public init(id: String, redisURL: String, postgresURL: String, settings: String, tlsDirectory: URL? = nil) throws {
+    public init(id: String, redisURL: String, postgresURL: String, settings: String, tlsDirectory: URL? = nil, logLevel: String = "warning") throws {
         self.id = id
         self.httpPort = ServerProcess.freePort()
         let peerPort = tlsDirectory.map { _ in ServerProcess.freePort() }
@@ -27,7 +27,7 @@ public final class NodeProcess: @unchecked Sendable {
         try settings.write(to: config, atomically: true, encoding: .utf8)
         self.arguments = [
             "node", "--id", id, "--http-port", String(self.httpPort), "--redis-url", redisURL,
-            "--postgres-url", postgresURL, "--config", config.path, "--log-level", "warning",
+            "--postgres-url", postgresURL, "--config", config.path, "--log-level", logLevel,
         ] + (tlsDirectory.map { ["--tls-directory", $0.path, "--peer-address", "127.0.0.1:\(peerPort!)"] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["FLASHSALE_ADMIN_TOKEN"] = "test"
