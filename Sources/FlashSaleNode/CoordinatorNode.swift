@@ -207,6 +207,8 @@ public struct CoordinatorNode: Sendable {
         )
         let http = Application(
             router: router,
+            // An idle keep-alive connection holds one of the connection places: closed after a minute.
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "flashsale/\(configuration.nodeID)",
