@@ -24,7 +24,7 @@ import Testing
     static func loadAndCheck(_ cluster: TestCluster) async throws {
         let urls = cluster.ports.map { URL(string: "http://127.0.0.1:\($0)")! }
         let generator = LoadGenerator(
-            settings: .init(urls: urls, adminToken: "test", skuCount: 5, stock: 40, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(3))
+            settings: .init(urls: urls, adminToken: "test", skuCount: 5, stock: 10, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(3))
         )
         try await generator.defineSKUs()
         await generator.run()
