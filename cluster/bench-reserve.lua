@@ -22,6 +22,7 @@ function init(args)
     prefix = "w" .. thread_id .. "-" .. math.random(1, 1000000000) .. "-"
     counter = 0
     created = 0
+    refused = 0
     other = 0
 end
 
@@ -38,16 +39,24 @@ function delay()
 end
 
 function response(status, headers, body)
-    if status == 201 then created = created + 1 else other = other + 1 end
+    if status == 201 then
+        created = created + 1
+    elseif status == 409 then
+        refused = refused + 1
+    else
+        other = other + 1
+    end
 end
 
 function done(summary, latency, requests)
-    local created_total, other_total = 0, 0
+    local created_total, refused_total, other_total = 0, 0, 0
     for _, thread in ipairs(threads) do
         created_total = created_total + thread:get("created")
+        refused_total = refused_total + thread:get("refused")
         other_total = other_total + thread:get("other")
     end
-    io.write(string.format("RESULT created=%d other=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d\n",
-        created_total, other_total, summary.duration / 1e6,
+    -- "other" counts neither 201 nor 409 (errors); "refused" counts 409 (sold out, over the limit).
+    io.write(string.format("RESULT created=%d refused=%d other=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d\n",
+        created_total, refused_total, other_total, summary.duration / 1e6,
         latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
 end
