@@ -215,6 +215,7 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Its peer address host:port.") var peerAddress: String
         @Option(help: "Its Redis shard, redis://host:port.") var redisUrl: String
         @Option(help: "Its relative capacity.") var weight: Double = 1
+        @Flag(help: "Print no progress, then GET /v1/cluster's JSON once the node is active.") var json = false
 
         func run() async throws {
             let node = NodeRegistration(id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl, weight: self.weight)
@@ -223,9 +224,9 @@ struct Admin: AsyncParsableCommand {
                 { (admin) throws(AdminError) in try await admin.addNode(node) },
                 until: { $0.isSettled(node: node.id, in: "active") },
                 timeout: .seconds(self.connection.waitSeconds),
-                report: { print($0) }
+                report: { if !self.json { print($0) } }
             )
-            print("\(node.id) is active")
+            print(self.json ? String(decoding: try await client.clusterJSON(), as: UTF8.self) : "\(node.id) is active")
         }
     }
 
@@ -235,6 +236,7 @@ struct Admin: AsyncParsableCommand {
         )
         @OptionGroup var connection: Connection
         @Option(help: "The node's id.") var id: String
+        @Flag(help: "Print no progress, then GET /v1/cluster's JSON once the node is down.") var json = false
 
         func run() async throws {
             let client = try self.connection.client()
@@ -242,9 +244,9 @@ struct Admin: AsyncParsableCommand {
                 { (admin) throws(AdminError) in try await admin.removeNode(self.id) },
                 until: { $0.isSettled(node: self.id, in: "down") },
                 timeout: .seconds(self.connection.waitSeconds),
-                report: { print($0) }
+                report: { if !self.json { print($0) } }
             )
-            print("\(self.id) is down: it holds no SKUs and may be stopped")
+            print(self.json ? String(decoding: try await client.clusterJSON(), as: UTF8.self) : "\(self.id) is down: it holds no SKUs and may be stopped")
         }
     }
 
