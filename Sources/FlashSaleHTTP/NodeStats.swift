@@ -1,3 +1,4 @@
+import FlashSaleCore
 import Synchronization
 
 /// What the status page shows of this node: its answers per second over the last ten seconds by

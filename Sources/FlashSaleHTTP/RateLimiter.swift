@@ -1,3 +1,4 @@
+import FlashSaleCore
 import Synchronization
 
 /// Token buckets by key (a user, a client address), with time passed in: each key may make

@@ -10,6 +10,7 @@ public struct ExpirySweeper: Service {
     public var reservationsPerSKU: Int
     private let store: SKUStore
     private let logger: Logger
+    private let warnings = ThrottledWarnings()
 
     public init(
         store: SKUStore,
@@ -35,7 +36,7 @@ public struct ExpirySweeper: Service {
                 )
                 if expired > 0 { self.logger.debug("expired reservations", metadata: ["count": "\(expired)"]) }
             } catch {
-                self.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+                self.warnings.warning(self.logger, "sweep failed", key: "sweep", metadata: ["error": "\(error)"])
             }
             // A full pass means more may be due: sweep again at once rather than wait.
             if expired < self.skusPerCall {

@@ -8,6 +8,8 @@ import Metrics
 public final class SKUStore: SaleOperations {
     public let scripts: ScriptRunner
     private let logger: Logger
+    /// A shard that is down fails every call: one warning a second says so.
+    private let warnings = ThrottledWarnings()
     /// The membership epoch this store's calls carry (the shard refuses calls older than the
     /// newest epoch it has been told of). A store that is its shard's only writer, in tests and
     /// tools, is unfenced: `Int64.max`.
@@ -228,7 +230,7 @@ public final class SKUStore: SaleOperations {
             let epoch = self.callerEpoch()
             reply = try await self.scripts.run(script, arguments + [epoch == .max ? "unfenced" : String(epoch)])
         } catch {
-            self.logger.warning("Redis call failed", metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
+            self.warnings.warning(self.logger, "Redis call failed", key: script.rawValue, metadata: ["script": "\(script.rawValue)", "error": "\(error)"])
             throw .unavailable(Self.describe(error))
         }
         if let fields = reply.array, fields.count == 2, let epoch = fields[1].integer {

@@ -52,6 +52,7 @@ public final class Syncer: Service, Sendable {
     private let conflictsRetried = Counter(label: "flashsale_syncer_inventory_conflicts_retried_total")
     private let batchSizes = Recorder(label: "flashsale_syncer_batch_size")
     private let lagGauge = Gauge(label: "flashsale_syncer_lag_seconds")
+    private let warnings = ThrottledWarnings()
 
     public init(configuration: Configuration, postgresURL: String, localStore: SKUStore, logger: Logger) {
         self.configuration = configuration
@@ -188,7 +189,7 @@ public final class Syncer: Service, Sendable {
             } catch let error as RedisClientError {
                 // One unreachable shard must not hold up the others' record; PostgreSQL errors and
                 // fencing end the whole pass (the caller pauses or steps down).
-                self.logger.warning("cannot read a shard's outbox", metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
+                self.warnings.warning(self.logger, "cannot read a shard's outbox", key: shard.nodeID, metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
                 positions[shard.nodeID] = nil
             }
         }
