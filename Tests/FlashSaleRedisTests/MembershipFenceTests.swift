@@ -14,7 +14,18 @@ struct MembershipFenceTests {
 
     @Test func aCallerWithAnOlderMembershipIsRefusedByTheShard() async throws {
         let shard = try await TestShard.start()
-        defer { Task { await shard.close() } }
+        // Closed (its redis-server stopped) whether the checks pass or throw: a `defer` can only
+        // start a task that nothing waits for, which left redis-server running after the run.
+        do {
+            try await Self.checkTheFence(shard)
+        } catch {
+            await shard.close()
+            throw error
+        }
+        await shard.close()
+    }
+
+    static func checkTheFence(_ shard: TestShard) async throws {
         let epoch = Epoch()
         epoch.value.store(2, ordering: .relaxed)
         let store = SKUStore(scripts: ScriptRunner(client: shard.client), logger: Logger(label: "test"), callerEpoch: {
