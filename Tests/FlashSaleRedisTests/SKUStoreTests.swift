@@ -125,10 +125,13 @@ import Testing
         let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 3, perUserLimit: 3, reservationTtlSeconds: 1))
+        // The TTL counts from the reservation: compared with the time before it, not after (a busy
+        // machine can take longer than the TTL between the call and the check).
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
         let lazy = try await store.reserve(sku: "s", user: "a", quantity: 1, requestId: "1").reservation
         let viaCommit = try await store.reserve(sku: "s", user: "b", quantity: 1, requestId: "2").reservation
         let swept = try await store.reserve(sku: "s", user: "c", quantity: 1, requestId: "3").reservation
-        #expect(lazy.expiresAtMilliseconds > Int64(Date().timeIntervalSince1970 * 1000))
+        #expect(lazy.expiresAtMilliseconds >= before + 1000)
         try await Task.sleep(for: .milliseconds(1100))
         // The sweeper finds every due reservation without a request touching it.
         #expect(try await store.sweep(skusPerCall: 10, reservationsPerSKU: 1) == 1)
