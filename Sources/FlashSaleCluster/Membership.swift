@@ -28,6 +28,9 @@ public struct Membership: Sendable, Hashable {
         /// While the node is gone (its lease expired), the live node that serves its SKUs from its
         /// Redis shard; nil while the node serves them itself.
         public var adoptedBy: String?
+        /// True once the node has held a heartbeat lease. A node an operator added but has not
+        /// started yet has not: its shard may not exist, so it is not adopted.
+        public var hasRun: Bool
 
         public init(
             id: String,
@@ -39,7 +42,8 @@ public struct Membership: Sendable, Hashable {
             isLive: Bool = true,
             skuCount: Int64 = 0,
             handoff: HandoffReport = .init(epoch: 0),
-            adoptedBy: String? = nil
+            adoptedBy: String? = nil,
+            hasRun: Bool = true
         ) {
             self.id = id
             self.clientURL = clientURL
@@ -51,6 +55,7 @@ public struct Membership: Sendable, Hashable {
             self.skuCount = skuCount
             self.handoff = handoff
             self.adoptedBy = adoptedBy
+            self.hasRun = hasRun
         }
 
         /// The same node, as far as the membership goes: heartbeats and counts do not change it.
@@ -134,15 +139,17 @@ public struct Membership: Sendable, Hashable {
         owner.adoptedBy.flatMap { self.node($0) } ?? owner
     }
 
-    /// The shards `adopter` should adopt now: those of nodes that own SKUs (active or leaving),
-    /// whose lease has expired, and that no live active node serves (an adopter that is itself
-    /// gone, or leaving, hands the shard on). Each goes to one survivor, the live active node with
-    /// the lowest id, so that two survivors never race for the same shard.
+    /// The shards `adopter` should adopt now: those of nodes that own SKUs (active or leaving, or
+    /// joining once they have run: a joiner that dies mid-join would otherwise hold the change up
+    /// until it returns), whose lease has expired, and that no live active node serves (an adopter
+    /// that is itself gone, or leaving, hands the shard on). Each goes to one survivor, the live
+    /// active node with the lowest id, so that two survivors never race for the same shard.
     public func shardsToAdopt(by adopter: String) -> [Node] {
         let live = self.nodes.filter { $0.isLive && $0.state == .active }
         guard live.first?.id == adopter else { return [] }
         return self.nodes.filter { node in
-            guard node.state == .active || node.state == .leaving, !node.isLive else { return false }
+            let owns = node.state == .active || node.state == .leaving || (node.state == .joining && node.hasRun)
+            guard owns, !node.isLive else { return false }
             guard let current = node.adoptedBy.flatMap({ self.node($0) }) else { return true }
             return current.id != adopter && !(current.isLive && current.state == .active)
         }

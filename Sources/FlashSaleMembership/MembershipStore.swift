@@ -24,6 +24,8 @@ public enum MembershipStore {
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS handoff_finished boolean NOT NULL DEFAULT false",
         // The live node serving this node's shard while it is gone.
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS adopted_by text",
+        // Whether the node has ever held a lease (a joiner that has run may be adopted).
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS has_run boolean NOT NULL DEFAULT false",
     ]
 
     public static func migrate(_ connection: PostgresConnection) throws {
@@ -100,12 +102,14 @@ public enum MembershipStore {
         try connection.execute(
             """
             INSERT INTO cluster_nodes AS n (id, client_url, peer_address, redis_url, state, weight,
-                lease_expires_at, sku_count, changed_epoch, adopted_by)
-            VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9, $10)
+                lease_expires_at, sku_count, changed_epoch, adopted_by, has_run)
+            VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9, $10,
+                $7::bigint IS NOT NULL)
             ON CONFLICT (id) DO UPDATE SET client_url = EXCLUDED.client_url,
                 peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url, state = EXCLUDED.state,
                 weight = EXCLUDED.weight,
                 lease_expires_at = CASE WHEN $7 IS NULL THEN n.lease_expires_at ELSE EXCLUDED.lease_expires_at END,
+                has_run = n.has_run OR EXCLUDED.has_run,
                 sku_count = EXCLUDED.sku_count, changed_epoch = EXCLUDED.changed_epoch, adopted_by = EXCLUDED.adopted_by
             """,
             [
@@ -130,7 +134,7 @@ public enum MembershipStore {
         try connection.transaction {
             let rows = try connection.execute(
                 """
-                UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', sku_count = $3,
+                UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', has_run = true, sku_count = $3,
                     handoff_epoch = coalesce($4::bigint, handoff_epoch), handoff_to_move = coalesce($5::bigint, handoff_to_move),
                     handoff_moved = coalesce($6::bigint, handoff_moved), handoff_failed = coalesce($7::bigint, handoff_failed),
                     handoff_finished = coalesce($8::boolean, handoff_finished)
@@ -205,7 +209,7 @@ public enum MembershipStore {
             """
             SELECT e.epoch, n.id, n.client_url, n.peer_address, n.redis_url, n.state, n.weight,
                 n.lease_expires_at > now(), n.sku_count, n.handoff_epoch, n.handoff_to_move, n.handoff_moved,
-                n.handoff_failed, n.handoff_finished, n.adopted_by
+                n.handoff_failed, n.handoff_finished, n.adopted_by, n.has_run
             FROM cluster_epoch e LEFT JOIN cluster_nodes n ON true WHERE e.id = 1 ORDER BY n.id
             """
         )
@@ -231,7 +235,8 @@ public enum MembershipStore {
                 handoff: .init(
                     epoch: handoff[0], toMove: handoff[1], moved: handoff[2], failedAttempts: handoff[3], isFinished: row[13] == "t"
                 ),
-                adoptedBy: row[14]
+                adoptedBy: row[14],
+                hasRun: row[15] == "t"
             )
         }
         return Membership(epoch: epoch, nodes: nodes)

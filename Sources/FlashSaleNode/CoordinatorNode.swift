@@ -192,7 +192,8 @@ public struct CoordinatorNode: Sendable {
                         redisURL: registration.redisUrl,
                         state: .joining,
                         weight: registration.weight,
-                        isLive: false
+                        isLive: false,
+                        hasRun: false
                     )
                     try await Self.changeMembership(membership) { try await $0.add(node) }
                 },

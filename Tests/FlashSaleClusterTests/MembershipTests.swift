@@ -167,9 +167,18 @@ struct MembershipTests {
         var leavingAdopter = Self.node("n2", state: .leaving)
         leavingAdopter.adoptedBy = nil
         #expect(Membership(epoch: 7, nodes: [gone, leavingAdopter, Self.node("n3")]).shardsToAdopt(by: "n3").map(\.id) == ["n1"])
-        // A joining node that never heartbeated (added before it runs) owns nothing yet to adopt.
+        // A joining node that never heartbeated (added before it runs) may have no shard yet: not adopted.
         var added = Self.node("n5", state: .joining)
         added.isLive = false
+        added.hasRun = false
         #expect(Membership(epoch: 8, nodes: [Self.node("n3"), added]).shardsToAdopt(by: "n3").isEmpty)
+        // A joiner that ran and died mid-join is adopted, so that the change can finish without it.
+        added.hasRun = true
+        let diedJoining = Membership(epoch: 8, nodes: [Self.node("n3"), added])
+        #expect(diedJoining.shardsToAdopt(by: "n3").map(\.id) == ["n5"])
+        added.adoptedBy = "n3"
+        let adoptedJoiner = Membership(epoch: 9, nodes: [Self.node("n3"), added])
+        let joinerSKU = (0...).lazy.map { "j\($0)" }.first { adoptedJoiner.owner(of: $0)?.id == "n5" }!
+        #expect(adoptedJoiner.server(of: adoptedJoiner.owner(of: joinerSKU)!).id == "n3")
     }
 }

@@ -68,8 +68,11 @@ struct MembershipStoreTests {
         #expect(try !MembershipStore.add(Self.node("n2"), connection))
         var membership = try MembershipStore.read(connection)
         #expect(membership.node("n2")?.state == .joining && membership.node("n2")?.isLive == false)
+        // Never run: not to be adopted (its shard may not exist yet); the first node has run.
+        #expect(membership.node("n2")?.hasRun == false && membership.node("n1")?.hasRun == true)
         let started = try MembershipStore.join(Self.node("n2"), leaseMilliseconds: 5000, connection)
         #expect(!started.raisedEpoch && started.membership.node("n2")?.isLive == true)
+        #expect(started.membership.node("n2")?.hasRun == true)
         #expect(throws: MembershipStoreError.self) { try MembershipStore.leave("n1", connection) }
         for id in ["n1", "n2"] {
             try MembershipStore.heartbeat(id, leaseMilliseconds: 5000, skuCount: 0, handoff: .init(epoch: 2, isFinished: true), connection)
