@@ -16,14 +16,9 @@ import Testing
     static let lease = Duration.seconds(2)
 
     @Test func killedAndPausedNodesAreAdoptedAndNothingIsLost() async throws {
-        let cluster = try await TestCluster(nodes: 3, settings: #"{"membership": {"leaseMs": 2000}}"#)
-        do {
+        try await TestCluster.with(nodes: 3, settings: #"{"membership": {"leaseMs": 2000}}"#) { cluster in
             try await Self.failOverUnderLoad(cluster)
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 
     static func failOverUnderLoad(_ cluster: TestCluster) async throws {

@@ -41,15 +41,9 @@ import Testing
     }
 
     @Test func everyCallAnswersTheSameFromEveryNodeAndNothingOversells() async throws {
-        let cluster = try await TestCluster(nodes: 3)
-        do {
+        try await TestCluster.with(nodes: 3) { cluster in
             try await Self.checkEveryCall(cluster)
-        } catch {
-            await cluster.close()
-            throw error
         }
-        // Stopped here, not in a deinit: a node left running would keep the test runner's output open.
-        await cluster.close()
     }
 
     static func checkEveryCall(_ cluster: TestCluster) async throws {

@@ -12,14 +12,9 @@ import Testing
 /// reservation answers as it was left, the counters add up, and PostgreSQL agrees.
 @Suite(.serialized) struct ClusterHandoffTests {
     @Test func aNodeJoinsAndAnotherLeavesUnderLoadAndNothingIsLost() async throws {
-        let cluster = try await TestCluster(nodes: 2, spare: 1)
-        do {
+        try await TestCluster.with(nodes: 2, spare: 1) { cluster in
             try await Self.joinAndLeaveUnderLoad(cluster)
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 
     static func joinAndLeaveUnderLoad(_ cluster: TestCluster) async throws {

@@ -14,14 +14,9 @@ import Testing
 
     @Test func aJoinerThatStopsMidJoinIsAdoptedAndTheChangeSettles() async throws {
         // One SKU at a time per node, so that the join lasts long enough to be caught in the middle.
-        let cluster = try await TestCluster(nodes: 2, spare: 1, settings: #"{"membership": {"leaseMs": 2000}, "handoff": {"concurrency": 1}}"#)
-        do {
+        try await TestCluster.with(nodes: 2, spare: 1, settings: #"{"membership": {"leaseMs": 2000}, "handoff": {"concurrency": 1}}"#) { cluster in
             try await Self.stopMidJoin(cluster)
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 
     static func cluster(_ port: Int) async throws -> [String: Any] {

@@ -11,14 +11,9 @@ import Testing
 /// planted lost acknowledgement in the same run's history.
 @Suite(.serialized) struct LoadAndCheckTests {
     @Test func aRealRunChecksCleanAndAPlantedLossIsFound() async throws {
-        let cluster = try await TestCluster(nodes: 2)
-        do {
+        try await TestCluster.with(nodes: 2) { cluster in
             try await Self.loadAndCheck(cluster)
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 
     static func loadAndCheck(_ cluster: TestCluster) async throws {

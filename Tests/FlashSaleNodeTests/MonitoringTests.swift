@@ -62,8 +62,7 @@ import Testing
         }
         #expect(used.count >= 10)
 
-        let cluster = try await TestCluster(nodes: 1)
-        do {
+        try await TestCluster.with(nodes: 1) { cluster in
             let port = cluster.ports[0]
             _ = try await HTTP.call(port, .put, "/v1/skus/m", body: #"{"stock": 1}"#)
             _ = try await HTTP.call(port, .post, "/v1/skus/m/reservations", body: #"{"user":"u","quantity":1,"requestId":"r"}"#)
@@ -74,10 +73,6 @@ import Testing
                 let samples = ["\n\(name) ", "\n\(name){", "\n\(name)_bucket{"]
                 #expect(samples.contains { exported.contains($0) }, "\(name) is not exported")
             }
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 }

@@ -23,8 +23,7 @@ import FoundationNetworking
     }
 
     @Test func aForwardedRequestIsLoggedUnderTheSameIdOnBothNodes() async throws {
-        let cluster = try await TestCluster(nodes: 2, logLevel: "debug")
-        do {
+        try await TestCluster.with(nodes: 2, logLevel: "debug") { cluster in
             let membership = TestCluster.membership(active: ["n1", "n2"])
             let sku = (0...).lazy.map { "traced-\($0)" }.first { membership.owner(of: $0)?.id == "n2" }!
             #expect(try await HTTP.call(cluster.ports[1], .put, "/v1/skus/\(sku)", body: #"{"stock": 3}"#).status == 201)
@@ -45,11 +44,7 @@ import FoundationNetworking
             #expect(entry.split(separator: "\n").contains { $0.contains(tag) && $0.contains("answered") && $0.contains("status=201") })
             #expect(owner.split(separator: "\n").contains { $0.contains(tag) && $0.contains("serving a forwarded request") })
             #expect(owner.contains("requestId=\(fresh)"))
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 }
 

@@ -44,8 +44,7 @@ import Testing
     }
 
     @Test func theStatusPageShowsTheNodesTheHotSKUsAndTheSyncer() async throws {
-        let cluster = try await TestCluster(nodes: 2)
-        do {
+        try await TestCluster.with(nodes: 2) { cluster in
             let ports = cluster.ports
             #expect(try await HTTP.call(ports[0], .put, "/v1/skus/gold-shoe", body: #"{"stock": 50, "perUserLimit": 5}"#).status == 201)
             #expect(try await HTTP.call(ports[0], .put, "/v1/skus/plain-sock", body: #"{"stock": 9}"#).status == 201)
@@ -72,10 +71,6 @@ import Testing
             #expect(syncer.contains("syncer leader n"), "syncer: \(syncer)")
             let legend = Self.section(dom, id: "ring-legend", until: "</ul>")
             #expect(legend.contains("n1: ") && legend.contains("n2: "), "legend: \(legend)")
-        } catch {
-            await cluster.close()
-            throw error
         }
-        await cluster.close()
     }
 }

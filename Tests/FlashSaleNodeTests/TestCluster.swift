@@ -33,6 +33,27 @@ final class TestCluster: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on a fresh cluster and stops the cluster (nodes, shards, PostgreSQL) whether
+    /// `body` returns or throws: stopped here, not in a deinit, since a node left running would
+    /// keep the test runner's output open.
+    static func with<Value>(
+        nodes count: Int,
+        spare: Int = 0,
+        settings: String = "{}",
+        logLevel: String = "warning",
+        _ body: (TestCluster) async throws -> Value
+    ) async throws -> Value {
+        let cluster = try await TestCluster(nodes: count, spare: spare, settings: settings, logLevel: logLevel)
+        do {
+            let value = try await body(cluster)
+            await cluster.close()
+            return value
+        } catch {
+            await cluster.close()
+            throw error
+        }
+    }
+
     /// Starts a node with a fresh shard; it joins the cluster by itself.
     func start(_ id: String) async throws {
         let shard = try await TestShard.start()
