@@ -5,8 +5,12 @@ public struct ElapsedMilliseconds: Sendable {
 
     public init() {}
 
-    public var now: Int64 {
-        let elapsed = ContinuousClock.now - self.origin
-        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    public var now: Int64 { (ContinuousClock.now - self.origin).wholeMilliseconds }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded down.
+    public var wholeMilliseconds: Int64 {
+        self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,4 +1,5 @@
 public import FlashSaleCheck
+import FlashSaleCore
 public import Foundation
 public import Histogram
 import Synchronization
@@ -187,8 +188,7 @@ public final class LoadGenerator: Sendable {
         let object = APIClient.object(answer.body)
         entry.error = object?["error"] as? String
         if entry.operation == .reserve, entry.reservationId == nil { entry.reservationId = object?["id"] as? String }
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = UInt64(max(0, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        let milliseconds = UInt64(max(0, (ContinuousClock.now - started).wholeMilliseconds))
         let outcome = answer.status.map { status in entry.error.map { "\(status) \($0)" } ?? String(status) } ?? "no answer"
         self.state.withLock { state in
             state.history.append(entry)

@@ -199,10 +199,8 @@ public struct CoordinatorNode: Sendable {
                 },
                 removeNode: { id in try await Self.changeMembership(membership) { try await $0.remove(id) } },
                 limits: ClientLimits(
-                    perUser: configuration.userRequestsPerSecond > 0
-                        ? .init(ratePerSecond: configuration.userRequestsPerSecond, burst: configuration.userBurst) : nil,
-                    perAddress: configuration.addressRequestsPerSecond > 0
-                        ? .init(ratePerSecond: configuration.addressRequestsPerSecond, burst: configuration.addressBurst) : nil
+                    perUser: Self.rateRule(configuration.userRequestsPerSecond, burst: configuration.userBurst),
+                    perAddress: Self.rateRule(configuration.addressRequestsPerSecond, burst: configuration.addressBurst)
                 )
             )
         )
@@ -225,6 +223,11 @@ public struct CoordinatorNode: Sendable {
         services.append(adopted)
         services.append(http)
         self.services = services
+    }
+
+    /// A configured limit: a rate of 0 means none.
+    private static func rateRule(_ ratePerSecond: Double, burst: Double?) -> RateLimiter.Rule? {
+        ratePerSecond > 0 ? .init(ratePerSecond: ratePerSecond, burst: burst) : nil
     }
 
     private static func changeMembership(
