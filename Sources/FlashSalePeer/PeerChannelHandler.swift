@@ -91,6 +91,9 @@ final class PeerChannelHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.ticker?.cancel()
         self.context = nil
+        // A channel closed before it became active never sees channelInactive; the promise must
+        // still be completed (completing it again is a no-op).
+        self.established.fail(PeerLinkError.connectionClosed)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -38,17 +38,20 @@ public final class PeerServer: Service {
                 channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: key) } }
                 return channel.eventLoop.makeCompletedFuture {
                     let session = PeerSession(role: .acceptor, localNodeID: tls.nodeID, timing: timing, now: .now)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        NIOSSLServerHandler(context: tls.serverContext),
-                        ByteToMessageHandler(PeerFrameDecoder()),
-                        MessageToByteHandler(PeerFrameEncoder()),
-                        PeerChannelHandler(
-                            session: session,
-                            hooks: hooks,
-                            established: channel.eventLoop.makePromise(),
-                            logger: logger
-                        ),
-                    ])
+                    // Nothing waits for an accepted connection's handshake, but the promise must be
+                    // completed on every path, also when the channel closed before its handlers went in.
+                    let established = channel.eventLoop.makePromise(of: String.self)
+                    do {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            NIOSSLServerHandler(context: tls.serverContext),
+                            ByteToMessageHandler(PeerFrameDecoder()),
+                            MessageToByteHandler(PeerFrameEncoder()),
+                            PeerChannelHandler(session: session, hooks: hooks, established: established, logger: logger),
+                        ])
+                    } catch {
+                        established.fail(error)
+                        throw error
+                    }
                 }
             }
             .bind(host: self.host, port: self.port)
