@@ -52,6 +52,7 @@ let package = Package(
         // Cluster logic without I/O: placement of SKUs on nodes.
         .target(
             name: "FlashSaleCluster",
+            dependencies: ["FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
 
@@ -234,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlashSaleClusterTests",
-            dependencies: ["FlashSaleCluster"],
+            dependencies: ["FlashSaleCluster", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

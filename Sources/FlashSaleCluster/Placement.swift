@@ -1,3 +1,4 @@
+public import FlashSaleCore
 import Foundation
 
 /// Which node owns which SKU: a pure, deterministic function of the membership.
@@ -38,9 +39,8 @@ public struct Placement: Sendable, Hashable {
         self.owners = (0..<Self.slotCount).map { slot in
             var best = 0
             var bestScore = -Double.infinity
-            let slotHash = StableHash.mix(UInt64(slot) &+ 0x9E37_79B9_7F4A_7C15)
             for (index, member) in sorted.enumerated() {
-                let score = Self.score(StableHash.mix(memberHashes[index] ^ slotHash), weight: member.weight)
+                let score = Self.score(memberHash: memberHashes[index], slot: slot, weight: member.weight)
                 if score > bestScore {
                     bestScore = score
                     best = index
@@ -54,8 +54,23 @@ public struct Placement: Sendable, Hashable {
         Int(StableHash.of(sku) % UInt64(Self.slotCount))
     }
 
+    /// A SKU's owner: its slot's. Bucket `i` of a split SKU (`SKUBuckets`) goes to the member
+    /// ranked `i`-th (modulo the members) by rendezvous score for the SKU's slot, so its buckets
+    /// sit on as many different nodes as there are, and a join or leave moves few of them.
     public func owner(of sku: String) -> String {
-        self.owner(ofSlot: Self.slot(of: sku))
+        guard let (base, bucket) = SKUBuckets.parse(sku) else {
+            return self.owner(ofSlot: Self.slot(of: sku))
+        }
+        return self.ranked(forSlot: Self.slot(of: base))[bucket % self.members.count]
+    }
+
+    /// The members by descending score for `slot`: the first is the slot's owner.
+    func ranked(forSlot slot: Int) -> [String] {
+        self.members.map { member in
+            (member.id, Self.score(memberHash: StableHash.of(member.id), slot: slot, weight: member.weight))
+        }
+        .sorted { $0.1 > $1.1 }
+        .map(\.0)
     }
 
     public func owner(ofSlot slot: Int) -> String {
@@ -64,29 +79,9 @@ public struct Placement: Sendable, Hashable {
 
     /// Weighted rendezvous score: -weight / ln(u) with u uniform in (0, 1); the largest wins, and a
     /// member wins a share of slots proportional to its weight.
-    private static func score(_ hash: UInt64, weight: Double) -> Double {
+    private static func score(memberHash: UInt64, slot: Int, weight: Double) -> Double {
+        let hash = StableHash.mix(memberHash ^ StableHash.mix(UInt64(slot) &+ 0x9E37_79B9_7F4A_7C15))
         let unit = (Double(hash >> 11) + 0.5) / Double(1 << 53)
         return -weight / log(unit)
-    }
-}
-
-/// A 64-bit hash that is the same in every process and on every machine (Swift's `Hasher` is
-/// seeded per process, so it cannot place SKUs). FNV-1a over the UTF-8 bytes, then the SplitMix64
-/// finaliser so that similar names land far apart.
-public enum StableHash {
-    public static func of(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return mix(hash)
-    }
-
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -3,11 +3,15 @@ public struct SKUSettings: Sendable, Hashable {
     public var stock: Int64
     public var perUserLimit: Int64
     public var reservationTtlSeconds: Int64
+    /// Over how many buckets the SKU's stock is split (`SKUBuckets`); 1, the default, keeps it
+    /// whole on its owner. Fixed once the SKU is defined.
+    public var buckets: Int64
 
-    public init(stock: Int64, perUserLimit: Int64 = 1, reservationTtlSeconds: Int64 = 600) {
+    public init(stock: Int64, perUserLimit: Int64 = 1, reservationTtlSeconds: Int64 = 600, buckets: Int64 = 1) {
         self.stock = stock
         self.perUserLimit = perUserLimit
         self.reservationTtlSeconds = reservationTtlSeconds
+        self.buckets = buckets
     }
 }
 
@@ -114,11 +118,16 @@ public struct SKUSnapshot: Sendable, Hashable {
     public var state: SKUState
     /// The SKU's version: its outbox events so far carry versions up to this one.
     public var version: Int64
+    /// A bucket's transfer bookkeeping (its last transfer out, the one not yet finished, the last
+    /// transfer taken in from each other bucket), as the scripts write it; empty for other SKUs.
+    /// It moves with the bucket so that no transfer is applied twice or forgotten.
+    public var transfers: String
     public var reservations: [Entry]
 
-    public init(state: SKUState, version: Int64, reservations: [Entry]) {
+    public init(state: SKUState, version: Int64, transfers: String = "", reservations: [Entry]) {
         self.state = state
         self.version = version
+        self.transfers = transfers
         self.reservations = reservations
     }
 }

@@ -262,6 +262,7 @@ struct API: Sendable {
             $0.field("committed", state.committed)
             $0.field("perUserLimit", state.settings.perUserLimit)
             $0.field("reservationTtlSeconds", state.settings.reservationTtlSeconds)
+            $0.field("buckets", state.settings.buckets)
         }
     }
 

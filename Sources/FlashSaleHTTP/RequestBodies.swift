@@ -6,16 +6,20 @@ struct DefineSKUBody: Decodable {
     var stock: Int64
     var perUserLimit: Int64?
     var reservationTtlSeconds: Int64?
+    /// Our extension: split the SKU's stock over this many buckets on different nodes (default 1).
+    var buckets: Int64?
 
     func settings() throws(APIError) -> SKUSettings {
         let settings = SKUSettings(
             stock: self.stock,
             perUserLimit: self.perUserLimit ?? 1,
-            reservationTtlSeconds: self.reservationTtlSeconds ?? 600
+            reservationTtlSeconds: self.reservationTtlSeconds ?? 600,
+            buckets: self.buckets ?? 1
         )
         try check(settings.stock, "stock", in: 0...Limits.stockMax)
         try check(settings.perUserLimit, "perUserLimit", in: 1...Limits.perUserLimitMax)
         try check(settings.reservationTtlSeconds, "reservationTtlSeconds", in: 1...Limits.reservationTtlSecondsMax)
+        try check(settings.buckets, "buckets", in: 1...SKUBuckets.maximum)
         return settings
     }
 }

@@ -137,6 +137,7 @@ public struct CoordinatorNode: Sendable {
             catchUp: { epoch in await membership?.catchUp(to: epoch) },
             peers: { peerPool.value }
         )
+        let operations = SplitSKUOperations(routed: forwarding)
         var peerServer: PeerServer?
         if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
             let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
@@ -173,7 +174,7 @@ public struct CoordinatorNode: Sendable {
 
         let router = makeAPIRouter(
             APIDependencies(
-                operations: forwarding,
+                operations: operations,
                 adminToken: configuration.adminToken,
                 clusterStatus: {
                     try await Self.clusterStatus(currentMembership(), store: store, nodeID: this.id, syncer: syncer?.clusterStatus)
@@ -221,6 +222,7 @@ public struct CoordinatorNode: Sendable {
         if let peerServer { services.append(peerServer) }
         if let rebalancer { services.append(rebalancer) }
         services.append(adopted)
+        services.append(TransferRecovery(store: store, operations: operations, logger: logger))
         services.append(http)
         self.services = services
     }

@@ -191,6 +191,24 @@ struct ForwardingOperations: SaleOperations {
         try await self.resolution(.release(sku: sku, id: id))
     }
 
+    func takeForTransfer(donor: String, recipient: Int) async throws(SaleError) -> PendingTransfer? {
+        guard case .transferTaken(let transfer) = try await self.run(.takeForTransfer(sku: donor, recipient: recipient)) else {
+            throw Self.mismatch
+        }
+        return transfer
+    }
+
+    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws(SaleError) -> Bool {
+        guard case .transferDelivered(let isNew) = try await self.run(.receiveTransfer(sku: recipient, transfer)) else {
+            throw Self.mismatch
+        }
+        return isNew
+    }
+
+    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws(SaleError) {
+        guard case .transferDelivered = try await self.run(.finishTransfer(sku: donor, transfer)) else { throw Self.mismatch }
+    }
+
     private func resolution(_ operation: SaleOperation) async throws(SaleError) -> Reservation {
         guard case .reservation(let reservation) = try await self.run(operation) else { throw Self.mismatch }
         return reservation

@@ -63,7 +63,7 @@ public struct HandoffAssembly: Sendable {
     }
 
     private static func snapshot(_ chunk: HandoffChunk, _ reservations: [SKUSnapshot.Entry]) -> SKUSnapshot {
-        SKUSnapshot(state: chunk.state, version: chunk.version, reservations: reservations)
+        SKUSnapshot(state: chunk.state, version: chunk.version, transfers: chunk.transfers, reservations: reservations)
     }
 
     private mutating func drop(_ key: String) {

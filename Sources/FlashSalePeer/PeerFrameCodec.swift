@@ -144,11 +144,11 @@ public enum PeerFrameError: Error, Sendable, Hashable {
 // MARK: Field codes. New codes may be added in a later version; a decoder refuses codes it does not know.
 
 private enum OperationCode: UInt8 {
-    case defineSKU = 1, skuState, reserve, reservation, commit, release
+    case defineSKU = 1, skuState, reserve, reservation, commit, release, takeForTransfer, receiveTransfer, finishTransfer
 }
 
 private enum OutcomeCode: UInt8 {
-    case skuDefinition = 1, skuState, receipt, reservation, failure
+    case skuDefinition = 1, skuState, receipt, reservation, failure, transferTaken, transferDelivered
 }
 
 private enum FailureCode: UInt8 {
@@ -228,6 +228,7 @@ extension ByteBuffer {
         self.writeInteger(chunk.senderEpoch)
         self.writeSKUState(chunk.state)
         self.writeInteger(chunk.version)
+        self.writeText(chunk.transfers)
         self.writeInteger(chunk.reservationCount)
         self.writeInteger(chunk.firstIndex)
         self.writeInteger(UInt16(chunk.reservations.count))
@@ -246,6 +247,7 @@ extension ByteBuffer {
         let epoch = try self.read(Int64.self)
         let state = try self.readSKUState()
         let version = try self.read(Int64.self)
+        let transfers = try self.readText()
         let total = try self.read(UInt32.self)
         let first = try self.read(UInt32.self)
         let count = try self.read(UInt16.self)
@@ -276,6 +278,7 @@ extension ByteBuffer {
             senderEpoch: epoch,
             state: state,
             version: version,
+            transfers: transfers,
             reservationCount: total,
             firstIndex: first,
             reservations: entries
@@ -312,9 +315,7 @@ extension ByteBuffer {
         case .defineSKU(let sku, let settings):
             self.writeInteger(OperationCode.defineSKU.rawValue)
             self.writeText(sku)
-            self.writeInteger(settings.stock)
-            self.writeInteger(settings.perUserLimit)
-            self.writeInteger(settings.reservationTtlSeconds)
+            self.writeSettings(settings)
         case .skuState(let sku):
             self.writeInteger(OperationCode.skuState.rawValue)
             self.writeText(sku)
@@ -336,17 +337,60 @@ extension ByteBuffer {
             self.writeInteger(OperationCode.release.rawValue)
             self.writeText(sku)
             self.writeText(id)
+        case .takeForTransfer(let sku, let recipient):
+            self.writeInteger(OperationCode.takeForTransfer.rawValue)
+            self.writeText(sku)
+            self.writeInteger(Int64(recipient))
+        case .receiveTransfer(let sku, let transfer):
+            self.writeInteger(OperationCode.receiveTransfer.rawValue)
+            self.writeText(sku)
+            self.writeTransfer(transfer)
+        case .finishTransfer(let sku, let transfer):
+            self.writeInteger(OperationCode.finishTransfer.rawValue)
+            self.writeText(sku)
+            self.writeTransfer(transfer)
         }
+    }
+
+    private mutating func writeSettings(_ settings: SKUSettings) {
+        self.writeInteger(settings.stock)
+        self.writeInteger(settings.perUserLimit)
+        self.writeInteger(settings.reservationTtlSeconds)
+        self.writeInteger(settings.buckets)
+    }
+
+    private mutating func readSettings() throws(PeerFrameError) -> SKUSettings {
+        let stock = try self.read(Int64.self)
+        let limit = try self.read(Int64.self)
+        let ttl = try self.read(Int64.self)
+        return SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: try self.read(Int64.self))
+    }
+
+    private mutating func writeTransfer(_ transfer: PendingTransfer) {
+        self.writeInteger(Int64(transfer.donor))
+        self.writeInteger(Int64(transfer.recipient))
+        self.writeInteger(transfer.sequence)
+        self.writeInteger(transfer.units)
+    }
+
+    private mutating func readTransfer() throws(PeerFrameError) -> PendingTransfer {
+        let donor = try self.readBucketIndex()
+        let recipient = try self.readBucketIndex()
+        let sequence = try self.read(Int64.self)
+        return PendingTransfer(donor: donor, recipient: recipient, sequence: sequence, units: try self.read(Int64.self))
+    }
+
+    private mutating func readBucketIndex() throws(PeerFrameError) -> Int {
+        let index = try self.read(Int64.self)
+        guard index >= 0, index < SKUBuckets.maximum else { throw .malformed("bucket index \(index)") }
+        return Int(index)
     }
 
     fileprivate mutating func readOperation() throws(PeerFrameError) -> SaleOperation {
         switch try self.readCode(OperationCode.self) {
         case .defineSKU:
             let sku = try self.readText()
-            let stock = try self.read(Int64.self)
-            let limit = try self.read(Int64.self)
-            let ttl = try self.read(Int64.self)
-            return .defineSKU(sku: sku, settings: .init(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl))
+            return .defineSKU(sku: sku, settings: try self.readSettings())
         case .skuState:
             return .skuState(sku: try self.readText())
         case .reserve:
@@ -360,6 +404,12 @@ extension ByteBuffer {
             return .commit(sku: try self.readText(), id: try self.readText())
         case .release:
             return .release(sku: try self.readText(), id: try self.readText())
+        case .takeForTransfer:
+            return .takeForTransfer(sku: try self.readText(), recipient: try self.readBucketIndex())
+        case .receiveTransfer:
+            return .receiveTransfer(sku: try self.readText(), try self.readTransfer())
+        case .finishTransfer:
+            return .finishTransfer(sku: try self.readText(), try self.readTransfer())
         }
     }
 
@@ -382,6 +432,13 @@ extension ByteBuffer {
         case .failure(let error):
             self.writeInteger(OutcomeCode.failure.rawValue)
             self.writeFailure(error)
+        case .transferTaken(let transfer):
+            self.writeInteger(OutcomeCode.transferTaken.rawValue)
+            self.writeInteger(UInt8(transfer == nil ? 0 : 1))
+            if let transfer { self.writeTransfer(transfer) }
+        case .transferDelivered(let isNew):
+            self.writeInteger(OutcomeCode.transferDelivered.rawValue)
+            self.writeInteger(UInt8(isNew ? 1 : 0))
         }
     }
 
@@ -399,28 +456,28 @@ extension ByteBuffer {
             return .reservation(try self.readReservation())
         case .failure:
             return .failure(try self.readFailure())
+        case .transferTaken:
+            return .transferTaken(try self.readFlag() ? try self.readTransfer() : nil)
+        case .transferDelivered:
+            return .transferDelivered(isNew: try self.readFlag())
         }
     }
 
     fileprivate mutating func writeSKUState(_ state: SKUState) {
         self.writeText(state.sku)
-        self.writeInteger(state.settings.stock)
-        self.writeInteger(state.settings.perUserLimit)
-        self.writeInteger(state.settings.reservationTtlSeconds)
+        self.writeSettings(state.settings)
         self.writeInteger(state.reserved)
         self.writeInteger(state.committed)
     }
 
     fileprivate mutating func readSKUState() throws(PeerFrameError) -> SKUState {
         let sku = try self.readText()
-        let stock = try self.read(Int64.self)
-        let limit = try self.read(Int64.self)
-        let ttl = try self.read(Int64.self)
+        let settings = try self.readSettings()
         let reserved = try self.read(Int64.self)
         let committed = try self.read(Int64.self)
         return SKUState(
             sku: sku,
-            settings: .init(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl),
+            settings: settings,
             reserved: reserved,
             committed: committed
         )

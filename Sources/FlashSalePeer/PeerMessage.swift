@@ -102,11 +102,18 @@ public enum SaleOperation: Sendable, Hashable {
     case reservation(sku: String, id: String)
     case commit(sku: String, id: String)
     case release(sku: String, id: String)
+    /// `sku` is the donor bucket's name.
+    case takeForTransfer(sku: String, recipient: Int)
+    /// `sku` is the recipient bucket's name.
+    case receiveTransfer(sku: String, PendingTransfer)
+    /// `sku` is the donor bucket's name.
+    case finishTransfer(sku: String, PendingTransfer)
 
     public var sku: String {
         switch self {
         case .defineSKU(let sku, _), .skuState(let sku), .reserve(let sku, _, _, _), .reservation(let sku, _),
-            .commit(let sku, _), .release(let sku, _):
+            .commit(let sku, _), .release(let sku, _), .takeForTransfer(let sku, _), .receiveTransfer(let sku, _),
+            .finishTransfer(let sku, _):
             sku
         }
     }
@@ -127,6 +134,13 @@ public enum SaleOperation: Sendable, Hashable {
                 return .reservation(try await operations.commit(sku: sku, id: id))
             case .release(let sku, let id):
                 return .reservation(try await operations.release(sku: sku, id: id))
+            case .takeForTransfer(let sku, let recipient):
+                return .transferTaken(try await operations.takeForTransfer(donor: sku, recipient: recipient))
+            case .receiveTransfer(let sku, let transfer):
+                return .transferDelivered(isNew: try await operations.receiveTransfer(recipient: sku, transfer))
+            case .finishTransfer(let sku, let transfer):
+                try await operations.finishTransfer(donor: sku, transfer)
+                return .transferDelivered(isNew: true)
             }
         } catch let error as SaleError {
             return .failure(error)
@@ -142,6 +156,10 @@ public enum SaleOutcome: Sendable, Hashable {
     case skuState(SKUState)
     case receipt(ReservationReceipt)
     case reservation(Reservation)
+    /// What the donor took (nil: nothing to give).
+    case transferTaken(PendingTransfer?)
+    /// The recipient added the units now (or, `isNew` false, earlier); also the end of a finish.
+    case transferDelivered(isNew: Bool)
     case failure(SaleError)
 }
 
@@ -163,6 +181,8 @@ public struct HandoffChunk: Sendable, Hashable {
     public var senderEpoch: Int64
     public var state: SKUState
     public var version: Int64
+    /// `SKUSnapshot.transfers`, repeated in every part (a few bytes per bucket of the SKU).
+    public var transfers: String
     /// Reservations in the whole snapshot.
     public var reservationCount: UInt32
     /// The position of `reservations[0]` in the snapshot's reservations.
@@ -173,6 +193,7 @@ public struct HandoffChunk: Sendable, Hashable {
         senderEpoch: Int64,
         state: SKUState,
         version: Int64,
+        transfers: String = "",
         reservationCount: UInt32,
         firstIndex: UInt32,
         reservations: [SKUSnapshot.Entry]
@@ -180,6 +201,7 @@ public struct HandoffChunk: Sendable, Hashable {
         self.senderEpoch = senderEpoch
         self.state = state
         self.version = version
+        self.transfers = transfers
         self.reservationCount = reservationCount
         self.firstIndex = firstIndex
         self.reservations = reservations
@@ -201,6 +223,7 @@ public struct HandoffChunk: Sendable, Hashable {
                     senderEpoch: senderEpoch,
                     state: snapshot.state,
                     version: snapshot.version,
+                    transfers: snapshot.transfers,
                     reservationCount: UInt32(snapshot.reservations.count),
                     firstIndex: UInt32(first),
                     reservations: current

@@ -8,6 +8,10 @@ public struct RedisScript: Sendable, Hashable {
         case export
         case importSnapshot = "import"
         case handed
+        case transferOut = "transfer_out"
+        case transferIn = "transfer_in"
+        case transferDone = "transfer_done"
+        case pending
     }
 
     public let name: Name

@@ -38,7 +38,7 @@ public final class SKUStore: SaleOperations {
             .define,
             [
                 sku, String(settings.stock), String(settings.perUserLimit), String(settings.reservationTtlSeconds),
-                mayCreate ? "create" : "update",
+                mayCreate ? "create" : "update", String(settings.buckets),
             ]
         )
         let fields = try Self.fields(reply)
@@ -48,6 +48,11 @@ public final class SKUStore: SaleOperations {
         case "unknown_sku": throw .unknownSKU
         case "stock_below_sold":
             throw .stockBelowSold(reservedAndCommitted: fields.count > 1 ? fields[1].integer ?? 0 : 0)
+        case "buckets_fixed":
+            let buckets = fields.count > 1 ? fields[1].integer ?? 1 : 1
+            throw .invalidRequest("\(sku) is defined with \(buckets) bucket(s); the number of buckets is fixed once a SKU is defined")
+        case "split_fixed":
+            throw .invalidRequest("\(sku) is split over buckets: its stock, perUserLimit and reservationTtlSeconds are fixed once defined")
         case "outbox_full":
             throw Self.outboxFull
         default:
@@ -73,7 +78,9 @@ public final class SKUStore: SaleOperations {
     ) async throws(SaleError) -> ReservationReceipt {
         let reply: RedisReply
         do {
-            reply = try await self.run(.reserve, [sku, user, String(quantity), requestId, Self.newReservationID()])
+            var id = Self.newReservationID()
+            if let bucket = SKUBuckets.parse(sku)?.bucket { id = SKUBuckets.reservationID(id, bucket: bucket) }
+            reply = try await self.run(.reserve, [sku, user, String(quantity), requestId, id])
         } catch {
             self.reservationOutcomes["unavailable"]?.increment()
             throw error
@@ -91,6 +98,7 @@ public final class SKUStore: SaleOperations {
         case "limit_exceeded": throw .limitExceeded
         case "unknown_sku": throw .unknownSKU
         case "outbox_full": throw Self.outboxFull
+        case "split": throw .unavailable("\(sku) is split over buckets; reserve in the user's bucket")
         default: throw Self.unexpected(.reserve, reply)
         }
     }
@@ -105,6 +113,62 @@ public final class SKUStore: SaleOperations {
 
     public func release(sku: String, id: String) async throws(SaleError) -> Reservation {
         try await self.resolve(.release, sku: sku, id: id)
+    }
+
+    // MARK: Transfers between the buckets of a split SKU
+
+    /// Takes half the available stock of bucket `donor` for bucket `recipient`, or answers the
+    /// donor's unfinished transfer (to whichever recipient); nil when the donor has nothing to give.
+    public func takeForTransfer(donor: String, recipient: Int) async throws(SaleError) -> PendingTransfer? {
+        guard let donorIndex = SKUBuckets.parse(donor)?.bucket else { throw .invalidRequest("\(donor) is not a bucket") }
+        let reply = try await self.run(.transferOut, [donor, String(recipient)])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "pending":
+            guard fields.count == 4, let to = fields[1].integer, let sequence = fields[2].integer, let units = fields[3].integer else {
+                throw Self.unexpected(.transferOut, reply)
+            }
+            return PendingTransfer(donor: donorIndex, recipient: Int(to), sequence: sequence, units: units)
+        case "empty": return nil
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.transferOut, reply)
+        }
+    }
+
+    /// Adds a transfer's units to its recipient bucket `recipient`; false when it had them already.
+    public func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws(SaleError) -> Bool {
+        let reply = try await self.run(
+            .transferIn,
+            [recipient, String(transfer.donor), String(transfer.sequence), String(transfer.units)]
+        )
+        switch try Self.fields(reply).first?.string {
+        case "applied": return true
+        case "already": return false
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.transferIn, reply)
+        }
+    }
+
+    /// The donor bucket `donor` forgets a transfer its recipient has taken.
+    public func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws(SaleError) {
+        let reply = try await self.run(.transferDone, [donor, String(transfer.sequence)])
+        switch try Self.fields(reply).first?.string {
+        case "done": return
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.transferDone, reply)
+        }
+    }
+
+    /// This shard's transfers out unfinished for at least `olderThanMilliseconds`, by donor bucket.
+    public func unfinishedTransfers(olderThanMilliseconds: Int64) async throws(SaleError) -> [(donor: String, transfer: PendingTransfer)] {
+        let reply = try await self.runUnfenced(.pending, [String(olderThanMilliseconds)])
+        guard let fields = reply.array, fields.count % 4 == 0 else { throw Self.unexpected(.pending, reply) }
+        return try stride(from: 0, to: fields.count, by: 4).map { (start: Int) throws(SaleError) in
+            guard let donor = fields[start].string, let donorIndex = SKUBuckets.parse(donor)?.bucket,
+                let recipient = fields[start + 1].integer, let sequence = fields[start + 2].integer, let units = fields[start + 3].integer
+            else { throw Self.unexpected(.pending, reply) }
+            return (donor, PendingTransfer(donor: donorIndex, recipient: Int(recipient), sequence: sequence, units: units))
+        }
     }
 
     /// Expires due reservations across the shard; returns how many it expired.
@@ -144,13 +208,16 @@ public final class SKUStore: SaleOperations {
         case "gone":
             return .gone(epoch: fields.count > 1 ? fields[1].integer ?? 0 : 0)
         case "snapshot":
-            guard fields.count >= 7, (fields.count - 7) % 7 == 0 else { throw Self.unexpected(.export, reply) }
-            let numbers = fields[1..<7].compactMap { $0.string.flatMap { Int64($0) } }
-            guard numbers.count == 6 else { throw Self.unexpected(.export, reply) }
-            let settings = SKUSettings(stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4])
+            let header = 9
+            guard fields.count >= header, (fields.count - header) % 7 == 0, let transfers = fields[8].string else {
+                throw Self.unexpected(.export, reply)
+            }
+            let numbers = fields[1..<8].compactMap { $0.string.flatMap { Int64($0) } }
+            guard numbers.count == 7 else { throw Self.unexpected(.export, reply) }
+            let settings = SKUSettings(stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4], buckets: numbers[6])
             var entries: [SKUSnapshot.Entry] = []
-            entries.reserveCapacity((fields.count - 7) / 7)
-            for start in stride(from: 7, to: fields.count, by: 7) {
+            entries.reserveCapacity((fields.count - header) / 7)
+            for start in stride(from: header, to: fields.count, by: 7) {
                 let text = fields[start..<start + 7].map { $0.string }
                 guard let id = text[0], let status = text[1].flatMap(ReservationStatus.init(rawValue:)),
                     let quantity = text[2].flatMap({ Int64($0) }), let expiresAt = text[3].flatMap({ Int64($0) }),
@@ -162,7 +229,7 @@ public final class SKUStore: SaleOperations {
                 ))
             }
             let state = SKUState(sku: sku, settings: settings, reserved: numbers[1], committed: numbers[2])
-            return .snapshot(SKUSnapshot(state: state, version: numbers[5], reservations: entries))
+            return .snapshot(SKUSnapshot(state: state, version: numbers[5], transfers: transfers, reservations: entries))
         default:
             throw Self.unexpected(.export, reply)
         }
@@ -176,6 +243,7 @@ public final class SKUStore: SaleOperations {
         var arguments = [
             state.sku, String(state.settings.stock), String(state.reserved), String(state.committed),
             String(state.settings.perUserLimit), String(state.settings.reservationTtlSeconds), String(snapshot.version),
+            String(state.settings.buckets), snapshot.transfers,
         ]
         arguments.reserveCapacity(arguments.count + snapshot.reservations.count * 7 + 1)
         for entry in snapshot.reservations {
@@ -310,14 +378,15 @@ public final class SKUStore: SaleOperations {
         return fields
     }
 
-    /// `[outcome, stock, reserved, committed, limit, ttl]`
+    /// `[outcome, stock, reserved, committed, limit, ttl, buckets]`
     private static func skuState(_ sku: String, _ fields: [RedisReply]) throws(SaleError) -> SKUState {
-        guard fields.count == 6, let stock = fields[1].integer, let reserved = fields[2].integer,
-            let committed = fields[3].integer, let limit = fields[4].integer, let ttl = fields[5].integer
+        guard fields.count == 7, let stock = fields[1].integer, let reserved = fields[2].integer,
+            let committed = fields[3].integer, let limit = fields[4].integer, let ttl = fields[5].integer,
+            let buckets = fields[6].integer
         else { throw .unavailable("a SKU reply has the wrong shape: \(fields)") }
         return SKUState(
             sku: sku,
-            settings: SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl),
+            settings: SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: buckets),
             reserved: reserved,
             committed: committed
         )

@@ -19,6 +19,8 @@ struct OutboxEvent: Sendable, Hashable {
     var reserved: Int64
     var committed: Int64
     var skuVersion: Int64
+    /// Above 1 for a split SKU's own entry, which holds no stock (its buckets' events do).
+    var buckets: Int64 = 1
     var reservation: ReservationFields?
 
     /// Milliseconds since the epoch at which Redis appended the entry (the first half of its id).
@@ -63,6 +65,7 @@ struct OutboxEvent: Sendable, Hashable {
                 reserved: try number("reserved"),
                 committed: try number("committed"),
                 skuVersion: try number("skuVersion"),
+                buckets: fields["buckets"].flatMap { Int64($0) } ?? 1,
                 reservation: reservation
             )
         }

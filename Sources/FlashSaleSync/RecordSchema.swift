@@ -16,6 +16,13 @@ enum RecordSchema {
             status text NOT NULL, request_id text NOT NULL, expires_at timestamptz NOT NULL,
             version bigint NOT NULL, updated_at timestamptz NOT NULL)
         """,
+        // The buckets of split SKUs: each one's counters, newest version only; a split SKU's
+        // inventory row is their sum.
+        """
+        CREATE TABLE IF NOT EXISTS inventory_buckets (
+            sku text NOT NULL, bucket int NOT NULL, stock bigint NOT NULL, reserved bigint NOT NULL,
+            committed bigint NOT NULL, version bigint NOT NULL, PRIMARY KEY (sku, bucket))
+        """,
         // One row: who leads the syncer, under which fencing epoch, until when (PostgreSQL's clock).
         """
         CREATE TABLE IF NOT EXISTS syncer_lease (

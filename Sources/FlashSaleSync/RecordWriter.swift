@@ -96,7 +96,11 @@ struct RecordWriter: Sendable {
                 if event.skuVersion > latestSKU[event.sku]?.skuVersion ?? 0 { latestSKU[event.sku] = event }
             }
             if !latestReservation.isEmpty {
-                let skuOf = Dictionary(events.compactMap { event in event.reservation.map { ($0.id, event.sku) } }, uniquingKeysWith: { a, _ in a })
+                // A bucket's reservations are its SKU's.
+                let skuOf = Dictionary(
+                    events.compactMap { event in event.reservation.map { ($0.id, SKUBuckets.sku(of: event.sku)) } },
+                    uniquingKeysWith: { a, _ in a }
+                )
                 // One JSON parameter for json_to_recordset: the whole batch in one statement and round trip.
                 let rows = latestReservation.values.map { r in
                     JSONWriter.object {
@@ -142,18 +146,45 @@ struct RecordWriter: Sendable {
 
     /// Optimistic lock: read the row's version, write only `WHERE version = $expected`, retry
     /// (bounded) when another writer moved it. A row already at a newer version is left alone.
+    /// A split SKU's own entry has no counters of its own; a bucket's event updates the bucket's
+    /// row, and its SKU's inventory row becomes the sum of the buckets' rows.
     private func updateInventory(_ connection: PostgresConnection, _ event: OutboxEvent, retriesMax: Int) throws -> Int {
-        let values = [event.sku, String(event.stock), String(event.reserved), String(event.committed), String(event.skuVersion)]
+        guard event.buckets == 1 else { return 0 }
+        guard let (sku, bucket) = SKUBuckets.parse(event.sku) else {
+            let counters = [event.sku, String(event.stock), String(event.reserved), String(event.committed)]
+            return try self.writeInventory(connection, counters, version: event.skuVersion, retriesMax: retriesMax)
+        }
+        try connection.execute(
+            """
+            INSERT INTO inventory_buckets (sku, bucket, stock, reserved, committed, version) VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (sku, bucket) DO UPDATE SET stock = EXCLUDED.stock, reserved = EXCLUDED.reserved,
+                committed = EXCLUDED.committed, version = EXCLUDED.version
+            WHERE inventory_buckets.version < EXCLUDED.version
+            """,
+            [sku, String(bucket), String(event.stock), String(event.reserved), String(event.committed), String(event.skuVersion)]
+        )
+        let sums = try connection.execute(
+            "SELECT sum(stock), sum(reserved), sum(committed) FROM inventory_buckets WHERE sku = $1",
+            [sku]
+        )
+        guard let row = sums.first, row.count == 3 else { throw SyncError.inventoryConflict(sku) }
+        return try self.writeInventory(connection, [sku, row[0] ?? "0", row[1] ?? "0", row[2] ?? "0"], version: nil, retriesMax: retriesMax)
+    }
+
+    /// Writes `counters` (sku, stock, reserved, committed) into the SKU's inventory row under the
+    /// optimistic lock, at `version`, or (nil: a split SKU's sum) at the row's version plus one.
+    private func writeInventory(_ connection: PostgresConnection, _ counters: [String], version: Int64?, retriesMax: Int) throws -> Int {
+        let sku = counters[0]
         for attempt in 0...retriesMax {
-            let current = try connection.execute("SELECT version FROM inventory WHERE sku = $1", [event.sku])
+            let current = try connection.execute("SELECT version FROM inventory WHERE sku = $1", [sku])
             if let row = current.first, let expected = row[0].flatMap({ Int64($0) }) {
-                if expected >= event.skuVersion { return attempt }
+                if let version, expected >= version { return attempt }
                 let updated = try connection.execute(
                     """
                     UPDATE inventory SET stock = $2, reserved = $3, committed = $4, version = $5
                     WHERE sku = $1 AND version = $6 RETURNING sku
                     """,
-                    values + [String(expected)]
+                    counters + [String(version ?? expected + 1), String(expected)]
                 )
                 if !updated.isEmpty { return attempt }
             } else {
@@ -162,11 +193,11 @@ struct RecordWriter: Sendable {
                     INSERT INTO inventory (sku, stock, reserved, committed, version) VALUES ($1, $2, $3, $4, $5)
                     ON CONFLICT (sku) DO NOTHING RETURNING sku
                     """,
-                    values
+                    counters + [String(version ?? 1)]
                 )
                 if !inserted.isEmpty { return attempt }
             }
         }
-        throw SyncError.inventoryConflict(event.sku)
+        throw SyncError.inventoryConflict(sku)
     }
 }

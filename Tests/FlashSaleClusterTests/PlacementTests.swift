@@ -1,4 +1,5 @@
 import FlashSaleCluster
+import FlashSaleCore
 import Foundation
 import Testing
 
@@ -56,6 +57,21 @@ import Testing
         let after = Placement(epoch: 2, members: Self.members(nodes - 1))
         for sku in Self.skus where before.owner(of: sku) != leaving {
             #expect(after.owner(of: sku) == before.owner(of: sku))
+        }
+    }
+
+    /// A split SKU's buckets sit on different nodes while there are enough, bucket 0 on the SKU's
+    /// own owner; a join moves at most the buckets the newcomer now ranks for.
+    @Test(arguments: [2, 3, 5])
+    func theBucketsOfASplitSKUGoToDifferentNodes(_ nodeCount: Int) {
+        let members = (1...nodeCount).map { Placement.Member(id: "n\($0)") }
+        let placement = Placement(epoch: 1, members: members)
+        for sku in (0..<200).map({ "sku-\($0)" }) {
+            let owners = (0..<nodeCount).map { placement.owner(of: SKUBuckets.name(of: sku, bucket: $0)) }
+            #expect(Set(owners).count == nodeCount, "\(sku): \(owners)")
+            #expect(owners[0] == placement.owner(of: sku))
+            // More buckets than nodes wrap around the same ranking.
+            #expect(placement.owner(of: SKUBuckets.name(of: sku, bucket: nodeCount)) == owners[0])
         }
     }
 

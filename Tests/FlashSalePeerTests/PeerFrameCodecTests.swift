@@ -8,6 +8,7 @@ struct PeerFrameCodecTests {
     static let state = SKUState(
         sku: "sku-é", settings: .init(stock: 50, perUserLimit: 2, reservationTtlSeconds: 600), reserved: 3, committed: 4
     )
+    static let transfer = PendingTransfer(donor: 0, recipient: 1, sequence: .max, units: 7)
     static let reservation = Reservation(
         id: "r1", sku: "sku-é", user: "u1", quantity: 2, status: .committed, expiresAtMilliseconds: 1_764_000_000_000,
         requestId: "q1"
@@ -29,6 +30,10 @@ struct PeerFrameCodecTests {
             .reservation(sku: "a", id: "i"),
             .commit(sku: "a", id: "i"),
             .release(sku: "a", id: "i"),
+            .defineSKU(sku: "split", settings: .init(stock: 90, perUserLimit: 2, reservationTtlSeconds: 60, buckets: 3)),
+            .takeForTransfer(sku: SKUBuckets.name(of: "split", bucket: 2), recipient: 15),
+            .receiveTransfer(sku: SKUBuckets.name(of: "split", bucket: 1), transfer),
+            .finishTransfer(sku: SKUBuckets.name(of: "split", bucket: 0), transfer),
         ]
         for (index, operation) in operations.enumerated() {
             let traceId = index.isMultiple(of: 2) ? "" : "trace-\(index)"
@@ -39,6 +44,10 @@ struct PeerFrameCodecTests {
             .skuState(state),
             .receipt(.init(reservation: reservation, isNew: false)),
             .reservation(reservation),
+            .transferTaken(transfer),
+            .transferTaken(nil),
+            .transferDelivered(isNew: true),
+            .transferDelivered(isNew: false),
         ]
         let failures: [SaleError] = [
             .invalidRequest("bad"), .unknownSKU, .unknownReservation, .soldOut, .limitExceeded,
@@ -63,7 +72,10 @@ struct PeerFrameCodecTests {
         messages.append(
             .handoffRequest(
                 stream: 10,
-                .init(senderEpoch: 8, state: state, version: 21, reservationCount: 9, firstIndex: 5, reservations: entries)
+                .init(
+                    senderEpoch: 8, state: state, version: 21, transfers: "4|1:4:2:1764000000000|2:3,3:1", reservationCount: 9,
+                    firstIndex: 5, reservations: entries
+                )
             )
         )
         messages.append(

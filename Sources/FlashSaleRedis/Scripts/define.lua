@@ -1,8 +1,12 @@
--- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, mode, caller's
--- epoch. mode 'create' defines a SKU this shard does not hold; 'update' only updates one it holds
+-- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, mode, buckets,
+-- caller's epoch. mode 'create' defines a SKU this shard does not hold; 'update' only updates one it holds
 -- (the new owner of a SKU, during a handoff, asks the previous one to update it if it is still there).
 -- A SKU that moved away is never defined again here: only its import brings it back.
--- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl} | {'stock_below_sold', reserved + committed}
+-- A split SKU's settings are fixed once defined, and a bucket (a name with the separator byte 31)
+-- is only ever created here: afterwards its stock changes by its sales and transfers alone, so a
+-- define repeated by its node after a crash answers the bucket as it is and changes nothing.
+-- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl, buckets}
+--      | {'stock_below_sold', reserved + committed} | {'buckets_fixed', buckets} | {'split_fixed'}
 --      | {'unknown_sku'} (mode update) | {'moved', epoch} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
 local stale = stale_caller()
 if stale then
@@ -12,15 +16,24 @@ if outbox_full() then
     return { 'outbox_full' }
 end
 local k = sku_keys(ARGV[1])
-local stock, limit, ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local stock, limit, ttl, buckets = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
 local s = load_sku(k)
 local created = s == nil
 if created and (ARGV[5] ~= 'create' or redis.call('EXISTS', k.moved) == 1) then
     return missing(k, 'unknown_sku')
 end
 if created then
-    s = { stock = 0, reserved = 0, committed = 0, limit = limit, ttl = ttl, version = 0 }
+    s = { stock = 0, reserved = 0, committed = 0, limit = limit, ttl = ttl, version = 0, buckets = buckets }
 else
+    if s.buckets ~= buckets then
+        return { 'buckets_fixed', s.buckets }
+    end
+    if s.buckets > 1 and (stock ~= s.stock or limit ~= s.limit or ttl ~= s.ttl) then
+        return { 'split_fixed' }
+    end
+    if s.buckets > 1 or string.find(k.sku, '\31', 1, true) then
+        return { 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets }
+    end
     expire_due(k, s, now_ms(), LAZY_EXPIRY_MAX)
     if stock < s.reserved + s.committed then
         return { 'stock_below_sold', s.reserved + s.committed }
@@ -30,4 +43,4 @@ s.stock, s.limit, s.ttl = stock, limit, ttl
 save_sku(k, s)
 redis.call('SADD', SKU_INDEX, k.sku)
 record('defined', k, s, nil)
-return { created and 'created' or 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl }
+return { created and 'created' or 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets }

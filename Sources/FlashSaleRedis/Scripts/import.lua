@@ -1,5 +1,6 @@
 -- The new owner's side of a handoff: install a SKU's state as export.lua returned it.
--- ARGV: sku, stock, reserved, committed, limit, ttl, version, then per reservation: id, status,
+-- ARGV: sku, stock, reserved, committed, limit, ttl, version, buckets, transfers (a bucket's
+-- bookkeeping as export.lua gives it), then per reservation: id, status,
 -- quantity, expiresAt, version, user, requestId; the caller's epoch last.
 -- Replaces whatever an earlier stay left here (a SKU can move away and come back) and rebuilds
 -- what follows from the reservations: the per-user holdings, the requestId index, the expiry
@@ -21,9 +22,10 @@ end
 redis.call('DEL', k.meta, k.frozen, k.moved, k.users, k.res, k.req, k.exp)
 redis.call('SREM', MOVING_INDEX, k.sku)
 redis.call('HSET', k.meta, 'stock', ARGV[2], 'reserved', ARGV[3], 'committed', ARGV[4],
-    'limit', ARGV[5], 'ttl', ARGV[6], 'version', ARGV[7])
+    'limit', ARGV[5], 'ttl', ARGV[6], 'version', ARGV[7], 'buckets', ARGV[8])
+restore_transfers(k, ARGV[9])
 local first_expiry = nil
-for i = 8, #ARGV - 1, 7 do
+for i = 10, #ARGV - 1, 7 do
     local r = {
         id = ARGV[i], status = ARGV[i + 1], qty = tonumber(ARGV[i + 2]), exp = tonumber(ARGV[i + 3]),
         version = tonumber(ARGV[i + 4]), user = ARGV[i + 5], rid = ARGV[i + 6],

@@ -1,7 +1,12 @@
 -- Shared by every script: RedisScript.swift prepends this file to each one before SCRIPT LOAD.
 --
 -- Data model of one SKU (all its keys share the hash tag {sku}):
---   fs:{sku}:meta   hash    stock, reserved, committed, limit, ttl (seconds), version
+--   fs:{sku}:meta   hash    stock, reserved, committed, limit, ttl (seconds), version, buckets
+--                           (over how many buckets a split SKU's stock is; its own entry then
+--                           holds no stock: only its settings), and for a bucket of a split SKU
+--                           its transfers: xseq (transfers out so far), xout (the one not yet
+--                           finished: 'recipient:sequence:units:ms'), xin (the last sequence
+--                           taken in from each donor: 'donor:sequence,...')
 --   fs:{sku}:users  hash    user -> quantity held (reserved + committed), for the per-user limit
 --   fs:{sku}:res    hash    reservation id -> msgpack {status, quantity, expiresAt ms, version, user, requestId}
 --   fs:{sku}:req    hash    requestId -> reservation id, for idempotency
@@ -13,6 +18,7 @@
 --   fs:skus         set     every SKU defined on this shard
 --   fs:moving       set     SKUs frozen for a handoff whose new owner has not acknowledged them
 --   fs:outbox       stream  one entry for every change, in the same call as the change
+--   fs:transfers    set     buckets here with a transfer out not yet finished (pending.lua)
 --   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
 --   fs:epoch        string  the newest membership epoch this shard has been told of (epoch.lua)
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
@@ -22,6 +28,7 @@ local EXPIRY_INDEX = 'fs:expiry'
 local SKU_INDEX = 'fs:skus'
 local OUTBOX = 'fs:outbox'
 local MOVING_INDEX = 'fs:moving'
+local TRANSFER_INDEX = 'fs:transfers'
 
 local function sku_keys(sku)
     local prefix = 'fs:{' .. sku .. '}:'
@@ -87,7 +94,7 @@ local function now_ms()
 end
 
 local function load_sku(k)
-    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version')
+    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets')
     if not v[1] then
         return nil
     end
@@ -98,6 +105,7 @@ local function load_sku(k)
         limit = tonumber(v[4]),
         ttl = tonumber(v[5]),
         version = tonumber(v[6]),
+        buckets = tonumber(v[7] or '1'),
     }
 end
 
@@ -105,7 +113,27 @@ local function save_sku(k, s)
     s.version = s.version + 1
     redis.call('HSET', k.meta,
         'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
-        'limit', int(s.limit), 'ttl', int(s.ttl), 'version', int(s.version))
+        'limit', int(s.limit), 'ttl', int(s.ttl), 'version', int(s.version), 'buckets', int(s.buckets))
+end
+
+-- A bucket's transfer bookkeeping as one text, for a handoff: 'xseq|xout|xin'.
+local TRANSFER_FIELDS = { 'xseq', 'xout', 'xin' }
+local function transfers_text(meta)
+    local v = redis.call('HMGET', meta, unpack(TRANSFER_FIELDS))
+    return (v[1] or '') .. '|' .. (v[2] or '') .. '|' .. (v[3] or '')
+end
+
+local function restore_transfers(k, text)
+    local index = 1
+    for value in string.gmatch(text .. '|', '([^|]*)|') do
+        if value ~= '' and TRANSFER_FIELDS[index] then
+            redis.call('HSET', k.meta, TRANSFER_FIELDS[index], value)
+        end
+        index = index + 1
+    end
+    if redis.call('HEXISTS', k.meta, 'xout') == 1 then
+        redis.call('SADD', TRANSFER_INDEX, k.sku)
+    end
 end
 
 local function load_reservation(k, id)
@@ -137,6 +165,10 @@ local function record(kind, k, s, r)
         'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
         'perUserLimit', int(s.limit), 'ttl', int(s.ttl), 'skuVersion', int(s.version),
     }
+    if s.buckets > 1 then
+        fields[#fields + 1] = 'buckets'
+        fields[#fields + 1] = int(s.buckets)
+    end
     if r then
         local more = {
             'id', r.id, 'user', r.user, 'quantity', int(r.qty), 'status', r.status,

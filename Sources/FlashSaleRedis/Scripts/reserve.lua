@@ -1,7 +1,7 @@
 -- Reserve stock for a user. ARGV: sku, user, quantity, requestId, id for a new reservation,
 -- caller's epoch.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
---      | {'unknown_sku'} | {'moved', epoch} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
+--      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
 local stale = stale_caller()
 if stale then
     return stale
@@ -11,6 +11,10 @@ local user, qty, rid, new_id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local s = load_sku(k)
 if not s then
     return missing(k, 'unknown_sku')
+end
+if s.buckets > 1 then
+    -- A split SKU's own entry holds no stock: the caller reserves in the user's bucket.
+    return { 'split', s.buckets }
 end
 local now = now_ms()
 

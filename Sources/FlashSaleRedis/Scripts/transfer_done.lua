@@ -1,0 +1,18 @@
+-- The donor forgets a transfer the recipient has taken (transfer_in.lua answered).
+-- ARGV: donor bucket, sequence, caller's epoch.
+-- Reply: {'done'} (also when that transfer was already finished) | {'unknown_sku'} | {'moved', epoch}
+--      | {'stale_epoch', the shard's epoch}
+local stale = stale_caller()
+if stale then
+    return stale
+end
+local k = sku_keys(ARGV[1])
+if redis.call('EXISTS', k.meta) == 0 then
+    return missing(k, 'unknown_sku')
+end
+local out = redis.call('HGET', k.meta, 'xout')
+if out and tonumber(string.match(out, '^%d+:(%d+):')) == tonumber(ARGV[2]) then
+    redis.call('HDEL', k.meta, 'xout')
+    redis.call('SREM', TRANSFER_INDEX, k.sku)
+end
+return { 'done' }

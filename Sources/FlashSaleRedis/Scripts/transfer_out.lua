@@ -1,0 +1,40 @@
+-- A bucket gives stock to another bucket of its SKU that ran dry: the first half of a transfer.
+-- ARGV: donor bucket, recipient bucket index, caller's epoch.
+-- Takes half its available stock (rounded up) out of its own stock, records the transfer as not
+-- finished (xout, and the shard's fs:transfers index) and appends the new stock to the outbox, all
+-- in this call. At most one transfer out is unfinished: while one is, it is answered again (to
+-- whichever recipient it goes), and the caller delivers it (transfer_in.lua) and finishes it
+-- (transfer_done.lua) before another can start.
+-- Reply: {'pending', recipient, sequence, units} | {'empty'} | {'unknown_sku'} | {'moved', epoch}
+--      | {'stale_epoch', the shard's epoch}
+local stale = stale_caller()
+if stale then
+    return stale
+end
+local k = sku_keys(ARGV[1])
+local s = load_sku(k)
+if not s then
+    return missing(k, 'unknown_sku')
+end
+local out = redis.call('HGET', k.meta, 'xout')
+if out then
+    local recipient, sequence, units = string.match(out, '^(%d+):(%d+):(%d+):')
+    return { 'pending', tonumber(recipient), tonumber(sequence), tonumber(units) }
+end
+local now = now_ms()
+if s.stock - s.reserved - s.committed <= 0 then
+    expire_due(k, s, now, LAZY_EXPIRY_MAX)
+end
+local available = s.stock - s.reserved - s.committed
+if available <= 0 then
+    return { 'empty' }
+end
+local units = math.ceil(available / 2)
+local sequence = tonumber(redis.call('HGET', k.meta, 'xseq') or '0') + 1
+s.stock = s.stock - units
+save_sku(k, s)
+redis.call('HSET', k.meta, 'xseq', int(sequence),
+    'xout', ARGV[2] .. ':' .. int(sequence) .. ':' .. int(units) .. ':' .. int(now))
+redis.call('SADD', TRANSFER_INDEX, k.sku)
+record('transferred', k, s, nil)
+return { 'pending', tonumber(ARGV[2]), sequence, units }
