@@ -46,7 +46,18 @@ public enum InvariantChecker {
         }
 
         let unknownReserves = Set(history.filter { $0.operation == .reserve && $0.status == nil }.map(\.sku))
+        // The stock each SKU was defined with (the last acknowledged define says).
+        let definedStock = Dictionary(
+            history.filter { $0.operation == .define && $0.isAcknowledged }.compactMap { entry in entry.quantity.map { (entry.sku, $0) } },
+            uniquingKeysWith: { _, last in last }
+        )
         for (sku, state) in final.skus.sorted(by: { $0.key < $1.key }) {
+            // I1 for a split SKU: stock moved between its buckets never adds up to more than was defined.
+            if let defined = definedStock[sku], state.settings.stock > defined {
+                violations.append(
+                    .init(invariant: "I1 oversell", detail: "\(sku): stock \(state.settings.stock) is more than the \(defined) defined", operations: [])
+                )
+            }
             let mine = final.reservations.values.filter { $0.sku == sku && known[$0.id] != nil }
             let live = mine.filter { $0.status == .reserved || $0.status == .committed }
             let committed = mine.filter { $0.status == .committed }.reduce(0) { $0 + $1.quantity }

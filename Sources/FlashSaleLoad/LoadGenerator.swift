@@ -18,6 +18,8 @@ public final class LoadGenerator: Sendable {
         public var stock: Int64
         public var perUserLimit: Int64
         public var reservationTtlSeconds: Int64
+        /// Above 1: the odd-numbered SKUs are split over this many buckets (one run sells both kinds).
+        public var buckets: Int64
         public var users: Int
         public var concurrency: Int
         public var duration: Duration
@@ -38,6 +40,7 @@ public final class LoadGenerator: Sendable {
             stock: Int64 = 100,
             perUserLimit: Int64 = 2,
             reservationTtlSeconds: Int64 = 600,
+            buckets: Int64 = 1,
             users: Int = 500,
             concurrency: Int = 16,
             duration: Duration = .seconds(30),
@@ -53,6 +56,7 @@ public final class LoadGenerator: Sendable {
             self.stock = stock
             self.perUserLimit = perUserLimit
             self.reservationTtlSeconds = reservationTtlSeconds
+            self.buckets = buckets
             self.users = users
             self.concurrency = concurrency
             self.duration = duration
@@ -90,11 +94,14 @@ public final class LoadGenerator: Sendable {
     public var progress: Progress { self.state.withLock { $0.progress } }
     public var history: [HistoryEntry] { self.state.withLock { $0.history } }
 
-    /// Defines the SKUs; throws when a definition is refused.
+    /// Defines the SKUs; throws when a definition is refused. The history's define entries carry
+    /// the stock defined as their quantity.
     public func defineSKUs() async throws {
-        let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds)}"#
-        for sku in self.settings.skus {
-            let (status, data) = await self.send("PUT", ["v1", "skus", sku], body: body, entry: .init(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku))
+        for (index, sku) in self.settings.skus.enumerated() {
+            let buckets = index % 2 == 1 ? self.settings.buckets : 1
+            let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds), "buckets": \#(buckets)}"#
+            let entry = HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku, quantity: self.settings.stock)
+            let (status, data) = await self.send("PUT", ["v1", "skus", sku], body: body, entry: entry)
             guard status == 200 || status == 201 else {
                 throw LoadError.defineRefused(sku: sku, answer: "\(status.map(String.init) ?? "no answer") \(String(decoding: data, as: UTF8.self))")
             }

@@ -334,6 +334,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Stock of each SKU.") var stock: Int64 = 100
     @Option(help: "Per-user limit of each SKU.") var perUserLimit: Int64 = 2
     @Option(help: "Reservation time to live, seconds.") var ttlSeconds: Int64 = 600
+    @Option(help: "Split the odd-numbered SKUs over this many buckets (1 to 16), so one run sells both kinds.")
+    var buckets: Int64 = 1
     @Option(help: "Number of distinct users.") var users: Int = 500
     @Option(help: "Buyers running at once.") var concurrency: Int = 16
     @Option(help: "Reservations started per second over all buyers (default: a closed loop, as fast as answered).")
@@ -344,10 +346,11 @@ struct Load: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
-            self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, self.commitShare >= 0, self.releaseShare >= 0,
+            self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, (1...SKUBuckets.maximum).contains(self.buckets),
+            self.commitShare >= 0, self.releaseShare >= 0,
             self.commitShare + self.releaseShare <= 1, self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
         else {
-            throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, shares summing to at most 1, rate 0.1-1000000")
+            throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, buckets 1-16, shares summing to at most 1, rate 0.1-1000000")
         }
     }
 
@@ -359,7 +362,7 @@ struct Load: AsyncParsableCommand {
         let generator = LoadGenerator(
             settings: .init(
                 urls: urls, adminToken: try adminToken(file: self.adminTokenFile), skuPrefix: self.skuPrefix, skuCount: self.skus,
-                stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, users: self.users,
+                stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets, users: self.users,
                 concurrency: self.concurrency, duration: .seconds(self.seconds), commitShare: self.commitShare, releaseShare: self.releaseShare,
                 targetRatePerSecond: self.rate
             )

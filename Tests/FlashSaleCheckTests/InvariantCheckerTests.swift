@@ -41,6 +41,15 @@ struct InvariantCheckerTests {
         #expect(InvariantChecker.check(Self.history, final: final).map(\.invariant) == ["I1 oversell"])
     }
 
+    /// A split SKU whose buckets add up to more stock than it was defined with (a transfer
+    /// applied twice) oversells even when its counters agree with each other.
+    @Test func stockGrownPastItsDefinitionIsCaught() {
+        let defined = [HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: "a", quantity: 2, status: 201)]
+        #expect(InvariantChecker.check(defined + Self.history, final: Self.final).map(\.invariant) == ["I1 oversell"])
+        let asDefined = [HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: "a", quantity: 3, status: 201)]
+        #expect(InvariantChecker.check(asDefined + Self.history, final: Self.final) == [])
+    }
+
     @Test func aLostAcknowledgementIsCaught() {
         var final = Self.final
         final.reservations["r3"] = nil
