@@ -22,7 +22,7 @@ import Testing
     }
 
     static func failOverUnderLoad(_ cluster: TestCluster) async throws {
-        let load = SaleLoad(skus: (0..<20).map { "hot-\($0)" }, stock: 60, entries: cluster.ports)
+        let load = SaleLoad(skus: (0..<20).map { "hot-\($0)" }, stock: 60, buckets: 3, entries: cluster.ports)
         try await load.start(definingThrough: cluster.node("n2").httpPort)
         try await Task.sleep(for: .seconds(1))
         let owners = TestCluster.membership(active: ["n1", "n2", "n3"])

@@ -1,4 +1,5 @@
 import FlashSaleCluster
+import FlashSaleCore
 import FlashSaleRedis
 import FlashSaleTesting
 import Foundation
@@ -19,7 +20,7 @@ import Testing
 
     static func joinAndLeaveUnderLoad(_ cluster: TestCluster) async throws {
         let n1 = cluster.node("n1").httpPort
-        let load = SaleLoad(skus: (0..<20).map { "hot-\($0)" }, stock: 60, entries: cluster.ports)
+        let load = SaleLoad(skus: (0..<20).map { "hot-\($0)" }, stock: 60, buckets: 3, entries: cluster.ports)
         try await load.start(definingThrough: n1)
         try await Task.sleep(for: .seconds(1))
 
@@ -43,9 +44,12 @@ import Testing
         await load.stop()
         print("handoff under load: join settled in \(joined), leave in \(left)")
 
-        // Every SKU in exactly one shard: its owner's under the final membership.
+        // Every SKU and every bucket of a split SKU in exactly one shard: its owner's under the final membership.
         let owners = TestCluster.membership(active: ["n1", "n3"])
-        for sku in load.skus + newSKUs {
+        let buckets = load.skus.enumerated().filter { $0.offset % 2 == 1 }.flatMap { _, sku in
+            (0..<load.buckets).map { SKUBuckets.name(of: sku, bucket: $0) }
+        }
+        for sku in load.skus + newSKUs + buckets {
             var holders: [String] = []
             for node in cluster.nodes where try await cluster.shard(of: node.id).client.send(["EXISTS", SKUKeys.meta(sku)]) == .integer(1) {
                 holders.append(node.id)

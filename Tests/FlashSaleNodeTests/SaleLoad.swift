@@ -27,15 +27,18 @@ final class SaleLoad: Sendable {
 
     let skus: [String]
     let stock: Int
+    /// Above 1: the odd-numbered SKUs are split over this many buckets.
+    let buckets: Int
     let state = Mutex(State())
     /// The HTTP ports buyers pick their entry node from.
     let entries: Mutex<[Int]>
     private let stopFlag = StopFlag()
     private let buyers = Mutex<Task<Void, Never>?>(nil)
 
-    init(skus: [String], stock: Int, entries: [Int]) {
+    init(skus: [String], stock: Int, buckets: Int = 1, entries: [Int]) {
         self.skus = skus
         self.stock = stock
+        self.buckets = buckets
         self.entries = Mutex(entries)
     }
 
@@ -60,9 +63,12 @@ final class SaleLoad: Sendable {
 
     /// Defines the SKUs through `port`, then starts `workers` buyers.
     func start(definingThrough port: Int, workers: Int = 6) async throws {
-        for sku in self.skus {
-            let (status, body) = try await HTTP.call(port, .put, "/v1/skus/\(sku)", body: #"{"stock": \#(self.stock), "perUserLimit": 100}"#)
-            #expect(status == 201, "\(body)")
+        for (index, sku) in self.skus.enumerated() {
+            let buckets = index % 2 == 1 ? self.buckets : 1
+            let started = Self.nowMilliseconds
+            let answer = try await HTTP.call(port, .put, "/v1/skus/\(sku)", body: #"{"stock": \#(self.stock), "perUserLimit": 100, "buckets": \#(buckets)}"#)
+            #expect(answer.status == 201, "\(answer.body)")
+            self.remember(.init(operation: .define, startMilliseconds: started, endMilliseconds: 0, sku: sku, quantity: Int64(self.stock)), answer)
         }
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
