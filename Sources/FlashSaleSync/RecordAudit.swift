@@ -1,9 +1,11 @@
+import FlashSaleCore
 import FlashSalePostgres
 import FlashSaleRedis
 import Foundation
 public import Logging
 
-/// Compares every SKU's counters in every registered Redis shard with the PostgreSQL record.
+/// Compares every SKU's counters in every registered Redis shard with the PostgreSQL record: a
+/// bucket's with its row of `inventory_buckets`, a split SKU's inventory row with its buckets' sum.
 /// Read-only on both sides: it never runs a script, so it never expires anything itself.
 public struct RecordAudit: Sendable {
     public struct Difference: Sendable, Hashable, CustomStringConvertible {
@@ -13,7 +15,12 @@ public struct RecordAudit: Sendable {
         public var record: String
 
         public var description: String {
-            "\(self.sku) (shard \(self.shard ?? "none")): cluster \(self.cluster), record \(self.record)"
+            "\(Self.readable(self.sku)) (shard \(self.shard ?? "none")): cluster \(self.cluster), record \(self.record)"
+        }
+
+        /// A bucket's name as `sku#bucket` (its separator is not printable).
+        static func readable(_ name: String) -> String {
+            SKUBuckets.parse(name).map { "\($0.sku)#\($0.bucket)" } ?? name
         }
     }
 
@@ -50,6 +57,7 @@ public struct RecordAudit: Sendable {
         let shards = try await postgres.withConnection { try writer.shards($0) }
         var behind: [String] = []
         var cluster: [String: (shard: String, counters: [Int64])] = [:]
+        var split: [String: String] = [:]  // split SKU -> the shard of its own entry
         for shard in shards {
             let client = RedisClient(
                 endpoint: try RedisEndpoint(url: shard.redisURL),
@@ -63,20 +71,42 @@ public struct RecordAudit: Sendable {
             if let newest, newest != position { behind.append(shard.nodeID) }
             let skus = try await client.send(["SMEMBERS", SKUKeys.skuIndex]).array?.compactMap(\.string) ?? []
             for sku in skus {
-                let fields = try await client.send(["HMGET", SKUKeys.meta(sku), "stock", "reserved", "committed", "version"])
-                cluster[sku] = (shard.nodeID, fields.array?.compactMap(\.integer) ?? [])
+                let fields = try await client.send(["HMGET", SKUKeys.meta(sku), "stock", "reserved", "committed", "version", "buckets"])
+                let counters = fields.array?.compactMap(\.integer) ?? []
+                if counters.count == 5, counters[4] > 1 {
+                    split[sku] = shard.nodeID
+                } else {
+                    cluster[sku] = (shard.nodeID, Array(counters.prefix(4)))
+                }
             }
         }
         if !behind.isEmpty { return .behind(shards: behind) }
-        let rows = try await postgres.withConnection {
-            try $0.execute("SELECT sku, stock, reserved, committed, version FROM inventory")
+        let (rows, bucketRows) = try await postgres.withConnection {
+            (
+                try $0.execute("SELECT sku, stock, reserved, committed, version FROM inventory"),
+                try $0.execute("SELECT sku, bucket, stock, reserved, committed, version FROM inventory_buckets")
+            )
         }
+        // A bucket's row, under the bucket's name.
+        let records = rows.compactMap { row in row[0].map { ($0, row.dropFirst().compactMap { $0.flatMap { Int64($0) } }) } }
+            + bucketRows.compactMap { row in
+                guard let sku = row[0], let bucket = row[1].flatMap({ Int($0) }) else { return nil }
+                return (SKUBuckets.name(of: sku, bucket: bucket), row.dropFirst(2).compactMap { $0.flatMap { Int64($0) } })
+            }
         var differences: [Difference] = []
         var recorded: Set<String> = []
-        for row in rows {
-            guard let sku = row[0] else { continue }
+        for (sku, record) in records {
             recorded.insert(sku)
-            let record = row.dropFirst().compactMap { $0.flatMap { Int64($0) } }
+            if let shard = split[sku] {
+                // The split SKU's row is its buckets' sum, at a version of its own.
+                let sum = cluster.filter { SKUBuckets.parse($0.key)?.sku == sku }.values.reduce([0, 0, 0]) { total, bucket in
+                    zip(total, bucket.counters.prefix(3)).map { $0 + $1 }
+                }
+                if Array(record.prefix(3)) != sum {
+                    differences.append(.init(sku: sku, shard: shard, cluster: "buckets' sum \(sum)", record: Self.describe(record)))
+                }
+                continue
+            }
             let mine = cluster[sku]
             if mine?.counters != record {
                 differences.append(.init(sku: sku, shard: mine?.shard, cluster: Self.describe(mine?.counters), record: Self.describe(record)))
