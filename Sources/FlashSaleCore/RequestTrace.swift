@@ -22,8 +22,6 @@ public enum RequestTrace {
 
     /// A fresh id: 16 random hex digits.
     public static func make() -> String {
-        let value = UInt64.random(in: 0...UInt64.max)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        RandomPool.hex(RandomPool.next(), digits: 16)
     }
 }

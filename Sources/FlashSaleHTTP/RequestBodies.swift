@@ -24,7 +24,7 @@ struct DefineSKUBody: Decodable {
     }
 }
 
-struct ReserveBody: Decodable {
+struct ReserveBody: Decodable, Equatable {
     var user: String
     var quantity: Int64
     var requestId: String
@@ -71,15 +71,39 @@ func checkIdentifier(_ value: String, _ field: String) throws(APIError) {
     if let problem = IdentifierValidation.problem(with: value, field: field) { throw .invalid(problem) }
 }
 
+extension ReserveBody {
+    /// The body when it is a flat object with the three members of the right types (other members
+    /// are ignored, as the API says); nil sends it to `JSONDecoder`.
+    init?(flat object: FlatJSONObject) {
+        guard case .string(let user) = object.members["user"], case .integer(let quantity) = object.members["quantity"],
+            case .string(let requestId) = object.members["requestId"]
+        else { return nil }
+        self.init(user: user, quantity: quantity, requestId: requestId)
+    }
+}
+
 extension Request {
+    /// A reservation body: read by `FlatJSONObject` when it can, else by `decodeJSON`.
+    func decodeReserveBody() async throws -> ReserveBody {
+        let buffer = try await self.collectBody()
+        if let object = FlatJSONObject(buffer.readableBytesView), let body = ReserveBody(flat: object) { return body }
+        return try Self.decode(ReserveBody.self, buffer)
+    }
+
     /// Reads at most 64 KiB and decodes a JSON object; every failure is a 400 or 413 in the API's shape.
     func decodeJSON<Body: Decodable>(_ type: Body.Type) async throws -> Body {
-        let buffer: ByteBuffer
+        try Self.decode(type, try await self.collectBody())
+    }
+
+    private func collectBody() async throws -> ByteBuffer {
         do {
-            buffer = try await self.body.collect(upTo: APIRequestContext.bodyBytesMax)
+            return try await self.body.collect(upTo: APIRequestContext.bodyBytesMax)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw ErrorMiddleware<APIRequestContext>.translate(.contentTooLarge)
         }
+    }
+
+    private static func decode<Body: Decodable>(_ type: Body.Type, _ buffer: ByteBuffer) throws -> Body {
         do {
             return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

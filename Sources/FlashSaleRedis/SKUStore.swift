@@ -412,14 +412,6 @@ public final class SKUStore: SaleOperations {
 
     /// 96 random bits: unique across every shard without coordination, so the record can key on it.
     static func newReservationID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt32
-        return "r" + Self.hex(high, digits: 16) + Self.hex(UInt64(low), digits: 8)
-    }
-
-    private static func hex(_ value: UInt64, digits: Int) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: digits - text.count) + text
+        "r" + RandomPool.hex(RandomPool.next(), digits: 16) + RandomPool.hex(RandomPool.next() >> 32, digits: 8)
     }
 }
