@@ -27,6 +27,8 @@ public struct Placement: Sendable, Hashable {
     public let members: [Member]
     /// Slot -> index into `members`.
     private let owners: [Int]
+    /// `StableHash.of` each member's id, in `members`' order.
+    private let memberHashes: [UInt64]
 
     public init(epoch: Int64, members: [Member]) {
         precondition(!members.isEmpty, "a placement needs at least one member")
@@ -36,6 +38,7 @@ public struct Placement: Sendable, Hashable {
         let sorted = members.sorted { $0.id < $1.id }
         self.members = sorted
         let memberHashes = sorted.map { StableHash.of($0.id) }
+        self.memberHashes = memberHashes
         self.owners = (0..<Self.slotCount).map { slot in
             var best = 0
             var bestScore = -Double.infinity
@@ -66,11 +69,8 @@ public struct Placement: Sendable, Hashable {
 
     /// The members by descending score for `slot`: the first is the slot's owner.
     func ranked(forSlot slot: Int) -> [String] {
-        self.members.map { member in
-            (member.id, Self.score(memberHash: StableHash.of(member.id), slot: slot, weight: member.weight))
-        }
-        .sorted { $0.1 > $1.1 }
-        .map(\.0)
+        let scores = self.members.indices.map { Self.score(memberHash: self.memberHashes[$0], slot: slot, weight: self.members[$0].weight) }
+        return self.members.indices.sorted { scores[$0] > scores[$1] }.map { self.members[$0].id }
     }
 
     public func owner(ofSlot slot: Int) -> String {
