@@ -152,18 +152,26 @@ struct SplitSKUOperations: SaleOperations {
         return refilled
     }
 
+    /// A donor that cannot answer (its node is gone or cut off) is passed over; when no other gave
+    /// anything, that makes the answer "retry" (503) rather than `sold_out`.
     private func takeFromOthers(_ sku: String, bucket: Int, of buckets: Int64) async throws -> Bool {
         let count = Int(buckets)
+        var unanswered: (any Error)?
         for step in 1..<count {
             let donor = (bucket + step) % count
-            // The donor's unfinished transfer to another bucket is delivered first, then it gives again.
-            for _ in 0..<2 {
-                guard let transfer = try await self.routed.takeForTransfer(donor: SKUBuckets.name(of: sku, bucket: donor), recipient: bucket)
-                else { break }
-                try await self.deliver(transfer, of: sku)
-                if transfer.recipient == bucket { return true }
+            do {
+                // The donor's unfinished transfer to another bucket is delivered first, then it gives again.
+                for _ in 0..<2 {
+                    guard let transfer = try await self.routed.takeForTransfer(donor: SKUBuckets.name(of: sku, bucket: donor), recipient: bucket)
+                    else { break }
+                    try await self.deliver(transfer, of: sku)
+                    if transfer.recipient == bucket { return true }
+                }
+            } catch {
+                unanswered = error
             }
         }
+        if let unanswered { throw unanswered }
         return false
     }
 

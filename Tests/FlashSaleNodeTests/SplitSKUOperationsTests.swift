@@ -109,6 +109,28 @@ struct SplitSKUOperationsTests {
         }
     }
 
+    /// A bucket whose node cannot answer is passed over: the others still fill the dry bucket,
+    /// and once they are empty the answer is "retry", never `sold_out` while that bucket may have stock.
+    @Test func aDonorThatCannotAnswerIsPassedOverAndNeverMakesASoldOut() async throws {
+        try await TestShard.withShards(1) { shards in
+            let operations = SplitSKUOperations(routed: Unreachable(bucket: SKUBuckets.name(of: "tv", bucket: 0), store: shards[0].store))
+            _ = try await operations.defineSKU("tv", settings: Self.settings)
+            var outcomes: [String: Int] = [:]
+            for user in Self.users(inBucket: 2, count: 25) {
+                do {
+                    _ = try await operations.reserve(sku: "tv", user: user, quantity: 1, requestId: "q-\(user)")
+                    outcomes["created", default: 0] += 1
+                } catch SaleError.unavailable {
+                    outcomes["unavailable", default: 0] += 1
+                } catch {
+                    outcomes["\(error)", default: 0] += 1
+                }
+            }
+            // Bucket 2's own 10, then bucket 1's 10 moved over; bucket 0's 10 are out of reach.
+            #expect(outcomes == ["created": 20, "unavailable": 5])
+        }
+    }
+
     @Test func aTransferLeftHalfDoneIsFinishedByTheRecovery() async throws {
         try await TestShard.withShards(1) { shards in
             let store = shards[0].store
@@ -126,6 +148,29 @@ struct SplitSKUOperationsTests {
             #expect(try await operations.skuState("tv").settings.stock == 30)
         }
     }
+}
+
+/// The store, except that one bucket's node cannot be reached for a transfer.
+struct Unreachable: SaleOperations {
+    let bucket: String
+    let store: SKUStore
+
+    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.store.defineSKU(sku, settings: settings) }
+    func skuState(_ sku: String) async throws -> SKUState { try await self.store.skuState(sku) }
+    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
+        try await self.store.reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
+    }
+    func reservation(sku: String, id: String) async throws -> Reservation { try await self.store.reservation(sku: sku, id: id) }
+    func commit(sku: String, id: String) async throws -> Reservation { try await self.store.commit(sku: sku, id: id) }
+    func release(sku: String, id: String) async throws -> Reservation { try await self.store.release(sku: sku, id: id) }
+    func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
+        guard donor != self.bucket else { throw SaleError.unavailable("\(donor)'s node is cut off") }
+        return try await self.store.takeForTransfer(donor: donor, recipient: recipient)
+    }
+    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
+        try await self.store.receiveTransfer(recipient: recipient, transfer)
+    }
+    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.store.finishTransfer(donor: donor, transfer) }
 }
 
 extension Range where Bound == Int {

@@ -250,17 +250,27 @@ local function apply(k, s, r, command, now)
     return answer(r, 'ok')
 end
 
--- The whole of commit.lua, release.lua and read.lua, which differ only in their command.
--- ARGV: sku, reservation id, caller's epoch.
-local function resolve(command)
+-- How most SKU scripts start: the membership fence, then the SKU named by ARGV[1].
+-- Returns k, s; or nil, nil and the reply for a refused caller or a SKU not here (`otherwise` when it never was).
+local function open_sku(otherwise)
     local stale = stale_caller()
     if stale then
-        return stale
+        return nil, nil, stale
     end
     local k = sku_keys(ARGV[1])
     local s = load_sku(k)
     if not s then
-        return missing(k, 'unknown_reservation')
+        return nil, nil, missing(k, otherwise)
+    end
+    return k, s
+end
+
+-- The whole of commit.lua, release.lua and read.lua, which differ only in their command.
+-- ARGV: sku, reservation id, caller's epoch.
+local function resolve(command)
+    local k, s, refusal = open_sku('unknown_reservation')
+    if refusal then
+        return refusal
     end
     local r = load_reservation(k, ARGV[2])
     if not r then

@@ -2,16 +2,11 @@
 -- caller's epoch.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
 --      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
-local stale = stale_caller()
-if stale then
-    return stale
+local k, s, refusal = open_sku('unknown_sku')
+if refusal then
+    return refusal
 end
-local k = sku_keys(ARGV[1])
 local user, qty, rid, new_id = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local s = load_sku(k)
-if not s then
-    return missing(k, 'unknown_sku')
-end
 if s.buckets > 1 then
     -- A split SKU's own entry holds no stock: the caller reserves in the user's bucket.
     return { 'split', s.buckets }

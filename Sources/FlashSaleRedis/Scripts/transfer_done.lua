@@ -2,13 +2,9 @@
 -- ARGV: donor bucket, sequence, caller's epoch.
 -- Reply: {'done'} (also when that transfer was already finished) | {'unknown_sku'} | {'moved', epoch}
 --      | {'stale_epoch', the shard's epoch}
-local stale = stale_caller()
-if stale then
-    return stale
-end
-local k = sku_keys(ARGV[1])
-if redis.call('EXISTS', k.meta) == 0 then
-    return missing(k, 'unknown_sku')
+local k, _, refusal = open_sku('unknown_sku')
+if refusal then
+    return refusal
 end
 local out = redis.call('HGET', k.meta, 'xout')
 if out and tonumber(string.match(out, '^%d+:(%d+):')) == tonumber(ARGV[2]) then

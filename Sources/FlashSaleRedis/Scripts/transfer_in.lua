@@ -3,14 +3,9 @@
 -- A donor's transfers out are finished one at a time, in order, so the last sequence taken in
 -- from each donor (xin) tells a delivery repeated after a crash or a lost answer, which adds nothing.
 -- Reply: {'applied'} | {'already'} | {'unknown_sku'} | {'moved', epoch} | {'stale_epoch', the shard's epoch}
-local stale = stale_caller()
-if stale then
-    return stale
-end
-local k = sku_keys(ARGV[1])
-local s = load_sku(k)
-if not s then
-    return missing(k, 'unknown_sku')
+local k, s, refusal = open_sku('unknown_sku')
+if refusal then
+    return refusal
 end
 local donor, sequence, units = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local received = {}

@@ -7,14 +7,9 @@
 -- (transfer_done.lua) before another can start.
 -- Reply: {'pending', recipient, sequence, units} | {'empty'} | {'unknown_sku'} | {'moved', epoch}
 --      | {'stale_epoch', the shard's epoch}
-local stale = stale_caller()
-if stale then
-    return stale
-end
-local k = sku_keys(ARGV[1])
-local s = load_sku(k)
-if not s then
-    return missing(k, 'unknown_sku')
+local k, s, refusal = open_sku('unknown_sku')
+if refusal then
+    return refusal
 end
 local out = redis.call('HGET', k.meta, 'xout')
 if out then
