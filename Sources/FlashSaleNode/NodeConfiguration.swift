@@ -58,7 +58,7 @@ public struct NodeConfiguration: Sendable {
         httpHost: String = "127.0.0.1",
         httpPort: Int,
         redisURL: String,
-        redisConnections: Int = 2,
+        redisConnections: Int = 1,
         postgresURL: String? = nil,
         peerAddress: String = "",
         peerSourceHost: String? = nil,
@@ -121,7 +121,10 @@ public struct NodeConfiguration: Sendable {
         guard !token.isEmpty else { throw Problem.invalid("the admin token is empty") }
         let port = reader.int(forKey: "http.port", default: 8080)
         guard (1...65535).contains(port) else { throw Problem.invalid("http.port \(port) is not a TCP port") }
-        let connections = reader.int(forKey: "redis.connections", default: 2)
+        // One: every request queued while it waits on Redis shares its next round trip, and Redis
+        // runs one command at a time anyway (side by side, one connection sold about a tenth more
+        // than two; Docs/BENCHMARKS.md).
+        let connections = reader.int(forKey: "redis.connections", default: 1)
         guard (1...64).contains(connections) else { throw Problem.invalid("redis.connections must be 1 to 64") }
         let outboxLimit = reader.int(forKey: "outbox.limit", default: 1_000_000)
         guard outboxLimit >= 1 else { throw Problem.invalid("outbox.limit must be at least 1") }
