@@ -27,11 +27,18 @@ public struct AdminClient: Sendable {
     }
 
     /// `PUT /v1/skus/{sku}`: defines the SKU or changes it; answers the SKU's view as JSON.
-    public func putSKU(_ sku: String, stock: Int64, perUserLimit: Int64?, reservationTtlSeconds: Int64?) async throws(AdminError) -> Data {
+    public func putSKU(
+        _ sku: String,
+        stock: Int64,
+        perUserLimit: Int64?,
+        reservationTtlSeconds: Int64?,
+        buckets: Int64? = nil
+    ) async throws(AdminError) -> Data {
         let body = JSONWriter.object {
             $0.field("stock", stock)
             if let perUserLimit { $0.field("perUserLimit", perUserLimit) }
             if let reservationTtlSeconds { $0.field("reservationTtlSeconds", reservationTtlSeconds) }
+            if let buckets { $0.field("buckets", buckets) }
         }
         let (status, answer) = try await self.send("PUT", Self.skuPath(sku), body: Data(body.utf8))
         guard status == 200 || status == 201 else { throw Self.error(status, answer) }

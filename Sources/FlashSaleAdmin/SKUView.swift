@@ -9,10 +9,15 @@ public struct SKUView: Sendable, Hashable, Decodable {
     public var committed: Int64
     public var perUserLimit: Int64
     public var reservationTtlSeconds: Int64
+    /// Over how many buckets the stock is split (1: whole).
+    public var buckets: Int64?
 
     public var report: String {
-        var table = TextTable(["sku", "stock", "available", "reserved", "committed", "per-user limit", "reservation TTL s"])
-        table.add([self.sku, String(self.stock), String(self.available), String(self.reserved), String(self.committed), String(self.perUserLimit), String(self.reservationTtlSeconds)])
+        var table = TextTable(["sku", "stock", "available", "reserved", "committed", "per-user limit", "reservation TTL s", "buckets"])
+        table.add([
+            self.sku, String(self.stock), String(self.available), String(self.reserved), String(self.committed), String(self.perUserLimit),
+            String(self.reservationTtlSeconds), String(self.buckets ?? 1),
+        ])
         return table.render()
     }
 }

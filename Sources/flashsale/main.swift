@@ -282,10 +282,14 @@ struct Admin: AsyncParsableCommand {
             @Option(help: "Its stock (at least what is reserved and committed).") var stock: Int64
             @Option(help: "How many units one user may hold (default 1 for a new SKU).") var perUserLimit: Int64?
             @Option(help: "How long a reservation holds its stock, seconds (default 600 for a new SKU).") var ttlSeconds: Int64?
+            @Option(help: "Split a new SKU's stock over this many buckets on different nodes, 1 to 16 (fixed once defined; default 1).")
+            var buckets: Int64?
             @Flag(help: "Print the API's JSON answer.") var json = false
 
             func run() async throws {
-                let body = try await self.connection.client().putSKU(self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds)
+                let body = try await self.connection.client().putSKU(
+                    self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets
+                )
                 print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "PUT /v1/skus").report)
             }
         }

@@ -166,7 +166,10 @@ import Testing
             for body in invalidBodies {
                 try await Self.call(client, .post, reserve, body, expect: .badRequest, error: "invalid_request")
             }
-            for body in [#"{"stock": -1}"#, #"{"stock": "10"}"#, #"{"stock": 1, "perUserLimit": 0}"#, #"{"stock": 1, "reservationTtlSeconds": 0}"#, "{}"] {
+            for body in [
+                #"{"stock": -1}"#, #"{"stock": "10"}"#, #"{"stock": 1, "perUserLimit": 0}"#, #"{"stock": 1, "reservationTtlSeconds": 0}"#, "{}",
+                #"{"stock": 1, "buckets": 0}"#, #"{"stock": 1, "buckets": 17}"#, #"{"stock": 1, "buckets": "3"}"#,
+            ] {
                 try await Self.call(client, .put, "/v1/skus/s", body, headers: Self.admin, expect: .badRequest, error: "invalid_request")
             }
             let huge = #"{"user":"u","quantity":1,"requestId":"r","padding":""# + String(repeating: "x", count: 1 << 20) + #""}"#
@@ -186,6 +189,19 @@ import Testing
             try await Self.call(client, .delete, "/v1/cluster/nodes/n2", expect: .unauthorized, error: "unauthorized")
             #expect(try await Self.call(client, .get, "/healthz", expect: .ok)["status"] as? String == "ok")
             #expect(try await Self.call(client, .get, "/v1/skus/s", expect: .ok)["reserved"] as? Int == 1)
+        }
+    }
+
+    /// The bucket count is part of the SKU's view and fixed once the SKU is defined.
+    @Test func aSKUsBucketCountIsShownAndFixed() async throws {
+        try await Self.withAPI { client, _ in
+            let whole = try await Self.call(client, .put, "/v1/skus/w", #"{"stock": 10}"#, headers: Self.admin, expect: .created)
+            #expect(whole["buckets"] as? Int == 1)
+            let split = try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 30, "buckets": 3}"#, headers: Self.admin, expect: .created)
+            #expect(split["buckets"] as? Int == 3 && split["stock"] as? Int == 30)
+            try await Self.call(client, .put, "/v1/skus/w", #"{"stock": 10, "buckets": 2}"#, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 31, "buckets": 3}"#, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 30, "buckets": 3}"#, headers: Self.admin, expect: .ok)
         }
     }
 
