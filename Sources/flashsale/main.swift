@@ -128,7 +128,7 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         guard let url = self.postgresUrl ?? ProcessInfo.processInfo.environment["FLASHSALE_POSTGRES_URL"] else {
-            throw ValidationError("--postgres-url is required")
+            throw InputError("--postgres-url is required")
         }
         var logger = Logger(label: "flashsale.audit")
         logger.logLevel = .error
@@ -199,7 +199,7 @@ struct Admin: AsyncParsableCommand {
 
         func client() throws -> AdminClient {
             guard let url = URL(string: self.url), url.scheme == "http" || url.scheme == "https" else {
-                throw ValidationError("--url must be an http:// URL")
+                throw InputError("--url must be an http:// URL")
             }
             return AdminClient(baseURL: url, token: try adminToken(file: self.adminTokenFile))
         }
@@ -312,10 +312,10 @@ struct Admin: AsyncParsableCommand {
 func adminToken(file: String?) throws -> String {
     var token = ProcessInfo.processInfo.environment["FLASHSALE_ADMIN_TOKEN"]
     if let file {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw InputError("cannot read \(file)") }
         token = text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-    guard let token, !token.isEmpty else { throw ValidationError("--admin-token-file or FLASHSALE_ADMIN_TOKEN is required") }
+    guard let token, !token.isEmpty else { throw InputError("--admin-token-file or FLASHSALE_ADMIN_TOKEN is required") }
     return token
 }
 
@@ -420,9 +420,9 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         guard let postgres = self.postgresUrl ?? ProcessInfo.processInfo.environment["FLASHSALE_POSTGRES_URL"] else {
-            throw ValidationError("--postgres-url is required")
+            throw InputError("--postgres-url is required")
         }
-        guard let url = URL(string: self.url) else { throw ValidationError("\(self.url) is not a URL") }
+        guard let url = URL(string: self.url) else { throw InputError("\(self.url) is not a URL") }
         let history = try HistoryFile.read(self.history)
         let reader = StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres)
         if let wait = try await reader.expiryWait(history), wait > .zero {
@@ -450,5 +450,16 @@ struct Check: AsyncParsableCommand {
         print("\(violations.count) violation(s):")
         for violation in violations { print(violation) }
         throw ExitCode(1)
+    }
+}
+
+/// Bad input found while a command runs (after parsing): printed as "Error: ..." alone.
+/// ArgumentParser's ValidationError, thrown there, would print the root command's usage
+/// instead of the subcommand's, which misleads more than it helps.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }
