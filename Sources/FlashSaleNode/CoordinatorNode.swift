@@ -113,13 +113,15 @@ public struct CoordinatorNode: Sendable {
             )
         }
         membershipSlot.value = membership
+        // This node's shard and those it has adopted: what the rebalancer moves SKUs from and the
+        // transfer recovery scans.
+        let servedShards: @Sendable () -> [(nodeID: String, store: SKUStore)] = {
+            let adoptedNodes = currentMembership()?.nodes.filter { $0.adoptedBy == this.id } ?? []
+            return [(this.id, store)] + adoptedNodes.compactMap { node in adopted.store(for: node).map { (node.id, $0) } }
+        }
         let rebalancer = membership.map { membership in
             Rebalancer(
-                shards: {
-                    let adoptedNodes = currentMembership()?.nodes.filter { $0.adoptedBy == this.id } ?? []
-                    return [.init(nodeID: this.id, store: store)]
-                        + adoptedNodes.compactMap { node in adopted.store(for: node).map { .init(nodeID: node.id, store: $0) } }
-                },
+                shards: { servedShards().map { .init(nodeID: $0.nodeID, store: $0.store) } },
                 membership: currentMembership,
                 peers: { peerPool.value },
                 concurrency: configuration.handoffConcurrency,
@@ -222,7 +224,7 @@ public struct CoordinatorNode: Sendable {
         if let peerServer { services.append(peerServer) }
         if let rebalancer { services.append(rebalancer) }
         services.append(adopted)
-        services.append(TransferRecovery(store: store, operations: operations, logger: logger))
+        services.append(TransferRecovery(shards: { servedShards().map(\.store) }, operations: operations, logger: logger))
         services.append(http)
         self.services = services
     }

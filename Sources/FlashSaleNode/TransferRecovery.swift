@@ -5,20 +5,26 @@ import ServiceLifecycle
 
 /// Finishes the transfers between buckets that their node left half done (it died, or lost an
 /// answer, between taking the units out of the donor and adding them to the recipient): every
-/// second, each transfer out of this node's shard unfinished for two seconds is delivered again.
-/// The recipient adds a transfer's units once whoever delivers it, so racing a live refill is safe.
+/// second, each transfer out of the shards this node serves (its own, and those it has adopted)
+/// unfinished for two seconds is delivered again. The recipient adds a transfer's units once
+/// whoever delivers it, so racing a live refill, or the donor's node back from the dead, is safe.
 struct TransferRecovery: Service {
     static let interval: Duration = .seconds(1)
 
-    let store: SKUStore
+    let shards: @Sendable () -> [SKUStore]
     let operations: SplitSKUOperations
     let logger: Logger
     /// Longer than a live refill takes between its two halves.
     let unfinishedForMilliseconds: Int64
     private let warnings = ThrottledWarnings()
 
-    init(store: SKUStore, operations: SplitSKUOperations, logger: Logger, unfinishedForMilliseconds: Int64 = 2_000) {
-        self.store = store
+    init(
+        shards: @escaping @Sendable () -> [SKUStore],
+        operations: SplitSKUOperations,
+        logger: Logger,
+        unfinishedForMilliseconds: Int64 = 2_000
+    ) {
+        self.shards = shards
         self.operations = operations
         self.logger = logger
         self.unfinishedForMilliseconds = unfinishedForMilliseconds
@@ -32,17 +38,19 @@ struct TransferRecovery: Service {
     }
 
     func finishUnfinished() async {
-        do {
-            for (donor, transfer) in try await self.store.unfinishedTransfers(olderThanMilliseconds: self.unfinishedForMilliseconds) {
-                let sku = SKUBuckets.sku(of: donor)
-                try await self.operations.deliver(transfer, of: sku)
-                self.logger.info(
-                    "finished a transfer between buckets left unfinished",
-                    metadata: ["sku": "\(sku)", "from": "\(transfer.donor)", "to": "\(transfer.recipient)", "units": "\(transfer.units)"]
-                )
+        for shard in self.shards() {
+            do {
+                for (donor, transfer) in try await shard.unfinishedTransfers(olderThanMilliseconds: self.unfinishedForMilliseconds) {
+                    let sku = SKUBuckets.sku(of: donor)
+                    try await self.operations.deliver(transfer, of: sku)
+                    self.logger.info(
+                        "finished a transfer between buckets left unfinished",
+                        metadata: ["sku": "\(sku)", "from": "\(transfer.donor)", "to": "\(transfer.recipient)", "units": "\(transfer.units)"]
+                    )
+                }
+            } catch {
+                self.warnings.warning(self.logger, "cannot finish a transfer between buckets yet", key: "transfer", metadata: ["error": "\(error)"])
             }
-        } catch {
-            self.warnings.warning(self.logger, "cannot finish a transfer between buckets yet", key: "transfer", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -141,13 +141,56 @@ struct SplitSKUOperationsTests {
             #expect(try await operations.skuState("tv").settings.stock == 25)
             var logger = Logger(label: "test")
             logger.logLevel = .error
-            let recovery = TransferRecovery(store: store, operations: operations, logger: logger, unfinishedForMilliseconds: 0)
+            let recovery = TransferRecovery(shards: { [store] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0)
             await recovery.finishUnfinished()
             #expect(try await store.unfinishedTransfers(olderThanMilliseconds: 0).isEmpty)
             #expect(try await store.skuState(SKUBuckets.name(of: "tv", bucket: 1)).settings.stock == 10 + taken.units)
             #expect(try await operations.skuState("tv").settings.stock == 30)
         }
     }
+
+    /// A transfer out of a bucket whose node is gone waits in that node's shard; the survivor that
+    /// adopted the shard scans it too and finishes the transfer.
+    @Test func aTransferLeftHalfDoneInAnAdoptedShardIsFinishedByItsAdopter() async throws {
+        try await TestShard.withShards(2) { shards in
+            let (own, adopted) = (shards[0].store, shards[1].store)
+            let operations = SplitSKUOperations(routed: TwoShards(first: own, second: adopted))
+            _ = try await operations.defineSKU("tv", settings: Self.settings)
+            // Bucket 1 lives in the adopted shard; its node died after taking units out for bucket 0.
+            let taken = try #require(try await adopted.takeForTransfer(donor: SKUBuckets.name(of: "tv", bucket: 1), recipient: 0))
+            var logger = Logger(label: "test")
+            logger.logLevel = .error
+            await TransferRecovery(shards: { [own] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
+            #expect(try await operations.skuState("tv").settings.stock == 30 - taken.units)
+            await TransferRecovery(shards: { [own, adopted] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
+            #expect(try await operations.skuState("tv").settings.stock == 30)
+            #expect(try await adopted.unfinishedTransfers(olderThanMilliseconds: 0).isEmpty)
+        }
+    }
+}
+
+/// Two shards: bucket 1 of every split SKU in the second, everything else in the first.
+struct TwoShards: SaleOperations {
+    let first: SKUStore
+    let second: SKUStore
+
+    func shard(_ name: String) -> SKUStore { SKUBuckets.parse(name)?.bucket == 1 ? self.second : self.first }
+
+    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.shard(sku).defineSKU(sku, settings: settings) }
+    func skuState(_ sku: String) async throws -> SKUState { try await self.shard(sku).skuState(sku) }
+    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
+        try await self.shard(sku).reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
+    }
+    func reservation(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).reservation(sku: sku, id: id) }
+    func commit(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).commit(sku: sku, id: id) }
+    func release(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).release(sku: sku, id: id) }
+    func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
+        try await self.shard(donor).takeForTransfer(donor: donor, recipient: recipient)
+    }
+    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
+        try await self.shard(recipient).receiveTransfer(recipient: recipient, transfer)
+    }
+    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.shard(donor).finishTransfer(donor: donor, transfer) }
 }
 
 /// The store, except that one bucket's node cannot be reached for a transfer.
