@@ -4,16 +4,13 @@
 local now = now_ms()
 local reply = {}
 for _, bucket in ipairs(redis.call('SMEMBERS', TRANSFER_INDEX)) do
-    local out = redis.call('HGET', sku_keys(bucket).meta, 'xout')
-    if out then
-        local recipient, sequence, units, since = string.match(out, '^(%d+):(%d+):(%d+):(%d+)$')
-        if now - tonumber(since) >= tonumber(ARGV[1]) then
-            for _, v in ipairs({ bucket, tonumber(recipient), tonumber(sequence), tonumber(units) }) do
-                reply[#reply + 1] = v
-            end
-        end
-    else
+    local out = unfinished_transfer(sku_keys(bucket).meta)
+    if not out then
         redis.call('SREM', TRANSFER_INDEX, bucket)
+    elseif now - out.since >= tonumber(ARGV[1]) then
+        for _, v in ipairs({ bucket, out.recipient, out.sequence, out.units }) do
+            reply[#reply + 1] = v
+        end
     end
 end
 return reply

@@ -123,6 +123,16 @@ local function transfers_text(meta)
     return (v[1] or '') .. '|' .. (v[2] or '') .. '|' .. (v[3] or '')
 end
 
+-- A bucket's transfer out not yet finished (its meta's xout), or nil.
+local function unfinished_transfer(meta)
+    local out = redis.call('HGET', meta, 'xout')
+    if not out then
+        return nil
+    end
+    local recipient, sequence, units, since = string.match(out, '^(%d+):(%d+):(%d+):(%d+)$')
+    return { recipient = tonumber(recipient), sequence = tonumber(sequence), units = tonumber(units), since = tonumber(since) }
+end
+
 local function restore_transfers(k, text)
     local index = 1
     for value in string.gmatch(text .. '|', '([^|]*)|') do

@@ -6,8 +6,8 @@ local k, _, refusal = open_sku('unknown_sku')
 if refusal then
     return refusal
 end
-local out = redis.call('HGET', k.meta, 'xout')
-if out and tonumber(string.match(out, '^%d+:(%d+):')) == tonumber(ARGV[2]) then
+local out = unfinished_transfer(k.meta)
+if out and out.sequence == tonumber(ARGV[2]) then
     redis.call('HDEL', k.meta, 'xout')
     redis.call('SREM', TRANSFER_INDEX, k.sku)
 end

@@ -11,10 +11,9 @@ local k, s, refusal = open_sku('unknown_sku')
 if refusal then
     return refusal
 end
-local out = redis.call('HGET', k.meta, 'xout')
+local out = unfinished_transfer(k.meta)
 if out then
-    local recipient, sequence, units = string.match(out, '^(%d+):(%d+):(%d+):')
-    return { 'pending', tonumber(recipient), tonumber(sequence), tonumber(units) }
+    return { 'pending', out.recipient, out.sequence, out.units }
 end
 local now = now_ms()
 if s.stock - s.reserved - s.committed <= 0 then
