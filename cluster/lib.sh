@@ -95,6 +95,21 @@ build_release() {
 # One number from the RESULT line that cluster/bench-reserve.lua prints: wrk_result_field NAME LINE.
 wrk_result_field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
 
+# Loads the product's reserve script (prelude.lua + reserve.lua) into the Redis on port $1; prints its SHA.
+load_reserve_script() {
+  redis-cli -p "$1" SCRIPT LOAD "$(cat "$ROOT/Sources/FlashSaleRedis/Scripts/prelude.lua" "$ROOT/Sources/FlashSaleRedis/Scripts/reserve.lua")"
+}
+
+# redis-benchmark EVALSHA of the reserve script, every call with a new user, requestId and
+# reservation id, so each one is a real reservation: reserve_benchmark PORT SHA SKU CLIENTS
+# REQUESTS PIPELINE EPOCH (the caller's membership epoch, the script's last argument). Prints
+# redis-benchmark's report; benchmark_rate reads its requests/s from it.
+reserve_benchmark() {
+  redis-benchmark -p "$1" -c "$4" -n "$5" -P "$6" -r 2000000000 \
+    EVALSHA "$2" 0 "$3" user__rand_int__ 1 req__rand_int__ r__rand_int__ "$7" 2>&1
+}
+benchmark_rate() { grep -oE 'throughput summary: [0-9.]+' <<<"$1" | tail -1 | awk '{print int($3)}'; }
+
 # ---------------------------------------------------------------------------------------------
 # Ports
 
