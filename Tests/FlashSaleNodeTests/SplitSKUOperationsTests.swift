@@ -113,7 +113,7 @@ struct SplitSKUOperationsTests {
     /// and once they are empty the answer is "retry", never `sold_out` while that bucket may have stock.
     @Test func aDonorThatCannotAnswerIsPassedOverAndNeverMakesASoldOut() async throws {
         try await TestShard.withShards(1) { shards in
-            let operations = SplitSKUOperations(routed: Unreachable(bucket: SKUBuckets.name(of: "tv", bucket: 0), store: shards[0].store))
+            let operations = SplitSKUOperations(routed: RoutedStores(shards[0].store, unreachableDonor: SKUBuckets.name(of: "tv", bucket: 0)))
             _ = try await operations.defineSKU("tv", settings: Self.settings)
             var outcomes: [String: Int] = [:]
             for user in Self.users(inBucket: 2, count: 25) {
@@ -154,7 +154,7 @@ struct SplitSKUOperationsTests {
     @Test func aTransferLeftHalfDoneInAnAdoptedShardIsFinishedByItsAdopter() async throws {
         try await TestShard.withShards(2) { shards in
             let (own, adopted) = (shards[0].store, shards[1].store)
-            let operations = SplitSKUOperations(routed: TwoShards(first: own, second: adopted))
+            let operations = SplitSKUOperations(routed: RoutedStores(first: own, second: adopted))
             _ = try await operations.defineSKU("tv", settings: Self.settings)
             // Bucket 1 lives in the adopted shard; its node died after taking units out for bucket 0.
             let taken = try #require(try await adopted.takeForTransfer(donor: SKUBuckets.name(of: "tv", bucket: 1), recipient: 0))
@@ -169,51 +169,39 @@ struct SplitSKUOperationsTests {
     }
 }
 
-/// Two shards: bucket 1 of every split SKU in the second, everything else in the first.
-struct TwoShards: SaleOperations {
-    let first: SKUStore
-    let second: SKUStore
+/// Stores reached by SKU name, as routing reaches shards, with one donor bucket whose node is
+/// cut off for transfers.
+struct RoutedStores: SaleOperations {
+    let store: @Sendable (String) -> SKUStore
+    var unreachableDonor: String?
 
-    func shard(_ name: String) -> SKUStore { SKUBuckets.parse(name)?.bucket == 1 ? self.second : self.first }
-
-    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.shard(sku).defineSKU(sku, settings: settings) }
-    func skuState(_ sku: String) async throws -> SKUState { try await self.shard(sku).skuState(sku) }
-    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
-        try await self.shard(sku).reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
+    /// One store for everything.
+    init(_ store: SKUStore, unreachableDonor: String? = nil) {
+        self.store = { _ in store }
+        self.unreachableDonor = unreachableDonor
     }
-    func reservation(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).reservation(sku: sku, id: id) }
-    func commit(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).commit(sku: sku, id: id) }
-    func release(sku: String, id: String) async throws -> Reservation { try await self.shard(sku).release(sku: sku, id: id) }
+
+    /// Bucket 1 of every split SKU in `second`, everything else in `first`.
+    init(first: SKUStore, second: SKUStore) {
+        self.store = { SKUBuckets.parse($0)?.bucket == 1 ? second : first }
+    }
+
+    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.store(sku).defineSKU(sku, settings: settings) }
+    func skuState(_ sku: String) async throws -> SKUState { try await self.store(sku).skuState(sku) }
+    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
+        try await self.store(sku).reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
+    }
+    func reservation(sku: String, id: String) async throws -> Reservation { try await self.store(sku).reservation(sku: sku, id: id) }
+    func commit(sku: String, id: String) async throws -> Reservation { try await self.store(sku).commit(sku: sku, id: id) }
+    func release(sku: String, id: String) async throws -> Reservation { try await self.store(sku).release(sku: sku, id: id) }
     func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
-        try await self.shard(donor).takeForTransfer(donor: donor, recipient: recipient)
+        guard donor != self.unreachableDonor else { throw SaleError.unavailable("\(donor)'s node is cut off") }
+        return try await self.store(donor).takeForTransfer(donor: donor, recipient: recipient)
     }
     func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
-        try await self.shard(recipient).receiveTransfer(recipient: recipient, transfer)
+        try await self.store(recipient).receiveTransfer(recipient: recipient, transfer)
     }
-    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.shard(donor).finishTransfer(donor: donor, transfer) }
-}
-
-/// The store, except that one bucket's node cannot be reached for a transfer.
-struct Unreachable: SaleOperations {
-    let bucket: String
-    let store: SKUStore
-
-    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.store.defineSKU(sku, settings: settings) }
-    func skuState(_ sku: String) async throws -> SKUState { try await self.store.skuState(sku) }
-    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
-        try await self.store.reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
-    }
-    func reservation(sku: String, id: String) async throws -> Reservation { try await self.store.reservation(sku: sku, id: id) }
-    func commit(sku: String, id: String) async throws -> Reservation { try await self.store.commit(sku: sku, id: id) }
-    func release(sku: String, id: String) async throws -> Reservation { try await self.store.release(sku: sku, id: id) }
-    func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
-        guard donor != self.bucket else { throw SaleError.unavailable("\(donor)'s node is cut off") }
-        return try await self.store.takeForTransfer(donor: donor, recipient: recipient)
-    }
-    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
-        try await self.store.receiveTransfer(recipient: recipient, transfer)
-    }
-    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.store.finishTransfer(donor: donor, transfer) }
+    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.store(donor).finishTransfer(donor: donor, transfer) }
 }
 
 extension Range where Bound == Int {
