@@ -7,15 +7,18 @@
 public enum SKUBuckets {
     /// Clients' SKU names are printable, so no client SKU can look like a bucket.
     public static let separator: Character = "\u{1F}"
+    private static let separatorByte = separator.asciiValue!
     public static let maximum: Int64 = 16
 
     public static func name(of sku: String, bucket: Int) -> String {
         "\(sku)\(Self.separator)\(bucket)"
     }
 
-    /// The SKU and bucket index of a bucket's name; nil for any other name.
+    /// The SKU and bucket index of a bucket's name; nil for any other name. Placement asks this of
+    /// every SKU name it places, so it scans bytes, not characters (the separator is one byte, and
+    /// a control character never joins a neighbour in a character).
     public static func parse(_ name: String) -> (sku: String, bucket: Int)? {
-        guard let mark = name.lastIndex(of: Self.separator), let bucket = Int(name[name.index(after: mark)...]) else { return nil }
+        guard let mark = name.utf8.lastIndex(of: Self.separatorByte), let bucket = Int(name[name.utf8.index(after: mark)...]) else { return nil }
         return (String(name[..<mark]), bucket)
     }
 
@@ -42,8 +45,8 @@ public enum SKUBuckets {
     }
 
     public static func bucket(ofReservation id: String) -> Int? {
-        guard let mark = id.lastIndex(of: "-") else { return nil }
-        return Int(id[id.index(after: mark)...])
+        guard let mark = id.utf8.lastIndex(of: UInt8(ascii: "-")) else { return nil }
+        return Int(id[id.utf8.index(after: mark)...])
     }
 }
 
