@@ -213,14 +213,14 @@ let package = Package(
         // Real servers for tests: starts redis-server and postgres processes and stops them by PID.
         .target(
             name: "FlashSaleTesting",
-            dependencies: ["FlashSaleRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FlashSaleCore", "FlashSaleRedis", .product(name: "Logging", package: "swift-log")],
             path: "Tests/FlashSaleTesting",
             swiftSettings: swiftSettings
         ),
 
         .testTarget(
             name: "FlashSaleCoreTests",
-            dependencies: ["FlashSaleCore"],
+            dependencies: ["FlashSaleCore", "FlashSaleTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
