@@ -56,6 +56,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Where each sale operation runs (own shard, owner, previous owner, refused) and the bucket
+        // plan of split SKUs, decided without I/O.
+        .target(
+            name: "FlashSaleRouting",
+            dependencies: ["FlashSaleCluster", "FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // The membership and its epoch in PostgreSQL, with heartbeats as leases.
         .target(
             name: "FlashSaleMembership",
@@ -149,6 +157,7 @@ let package = Package(
                 "FlashSalePeer",
                 "FlashSaleHTTP",
                 "FlashSaleRedis",
+                "FlashSaleRouting",
                 "FlashSaleSync",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -236,6 +245,11 @@ let package = Package(
         .testTarget(
             name: "FlashSaleClusterTests",
             dependencies: ["FlashSaleCluster", "FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleRoutingTests",
+            dependencies: ["FlashSaleRouting", "FlashSaleCluster", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

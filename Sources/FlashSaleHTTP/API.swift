@@ -71,13 +71,13 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     router.get("/v1/skus/:sku") { _, context in try await api.skuState(context) }
     router.post("/v1/skus/:sku/reservations") { request, context in try await api.reserve(request, context) }
     router.get("/v1/skus/:sku/reservations/:id") { _, context in
-        try await api.resolve(context) { try await $0.reservation(sku: $1, id: $2) }
+        try await api.resolve(context, SaleOperation.reservation)
     }
     router.post("/v1/skus/:sku/reservations/:id/commit") { _, context in
-        try await api.resolve(context) { try await $0.commit(sku: $1, id: $2) }
+        try await api.resolve(context, SaleOperation.commit)
     }
     router.post("/v1/skus/:sku/reservations/:id/release") { _, context in
-        try await api.resolve(context) { try await $0.release(sku: $1, id: $2) }
+        try await api.resolve(context, SaleOperation.release)
     }
     router.get("/v1/cluster") { _, _ in try await api.cluster() }
     router.post("/v1/cluster/nodes") { request, _ in try await api.addNode(request) }
@@ -107,12 +107,12 @@ struct API: Sendable {
         try self.requireAdmin(request)
         let sku = try pathIdentifier("sku", context)
         let settings = try await request.decodeJSON(DefineSKUBody.self).settings()
-        let definition = try await self.operations.defineSKU(sku, settings: settings)
+        let definition = try await self.operations.run(.defineSKU(sku: sku, settings: settings)).skuDefinition()
         return json(definition.isNew ? .created : .ok, Self.render(definition.state))
     }
 
     func skuState(_ context: APIRequestContext) async throws -> Response {
-        let state = try await self.operations.skuState(try pathIdentifier("sku", context))
+        let state = try await self.operations.run(.skuState(sku: try pathIdentifier("sku", context))).skuState()
         return json(.ok, Self.render(state))
     }
 
@@ -124,22 +124,18 @@ struct API: Sendable {
             throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
         }
         self.stats.reserving(sku)
-        let receipt = try await self.operations.reserve(
-            sku: sku,
-            user: body.user,
-            quantity: body.quantity,
-            requestId: body.requestId
-        )
+        let operation = SaleOperation.reserve(sku: sku, user: body.user, quantity: body.quantity, requestId: body.requestId)
+        let receipt = try await self.operations.run(operation).receipt()
         return json(receipt.isNew ? .created : .ok, Self.render(receipt.reservation))
     }
 
     func resolve(
         _ context: APIRequestContext,
-        _ operation: (any SaleOperations, String, String) async throws -> Reservation
+        _ operation: (_ sku: String, _ id: String) -> SaleOperation
     ) async throws -> Response {
         let sku = try pathIdentifier("sku", context)
         let id = try pathIdentifier("id", context)
-        return json(.ok, Self.render(try await operation(self.operations, sku, id)))
+        return json(.ok, Self.render(try await self.operations.run(operation(sku, id)).reservation()))
     }
 
     func cluster() async throws -> Response {
@@ -216,7 +212,7 @@ struct API: Sendable {
         let read = self.stats.read(hotCount: 5)
         var hot: [String] = []
         for (sku, score) in read.hot {
-            guard let state = try? await self.operations.skuState(sku) else { continue }
+            guard let state = try? await self.operations.run(.skuState(sku: sku)).skuState() else { continue }
             hot.append(JSONWriter.object {
                 $0.field("sku", sku)
                 $0.field("reservationsPerHalfMinute", Int64(score.rounded()))

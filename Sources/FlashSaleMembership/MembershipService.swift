@@ -28,14 +28,16 @@ public final class MembershipService: Service {
     private let logger: Logger
     private let state = Mutex(State())
 
+    private let view: MembershipView
+
     private struct State {
-        var membership: Membership?
         /// The newest epoch a peer has told us of; read the membership when it is ahead of ours.
         var heardEpoch: Int64 = 0
         /// Heartbeat at once rather than on schedule: this node's handoffs are done.
         var heartbeatNow = false
     }
 
+    /// The membership read is published to `view`, which the node's other services read.
     /// `adopted` is called each time this node takes a newer epoch as its own (its shard records
     /// it), `announce` when a change made here (a join, an operator's call, the end of a
     /// rebalancing) raised the epoch, to tell the others at once. `handoffs` is the handoff
@@ -45,6 +47,7 @@ public final class MembershipService: Service {
         node: Membership.Node,
         settings: Settings,
         postgresURL: String,
+        view: MembershipView,
         skuCount: @escaping @Sendable () async -> Int64?,
         handoffs: @escaping @Sendable () -> [String: Membership.HandoffReport],
         adopted: @escaping @Sendable (Membership) async -> Void,
@@ -54,6 +57,7 @@ public final class MembershipService: Service {
         self.node = node
         self.settings = settings
         self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
+        self.view = view
         self.skuCount = skuCount
         self.handoffs = handoffs
         self.announce = announce
@@ -62,7 +66,7 @@ public final class MembershipService: Service {
     }
 
     /// The membership as last read; nil until this node has joined.
-    public var current: Membership? { self.state.withLock { $0.membership } }
+    public var current: Membership? { self.view.current }
 
     /// A peer knows membership `epoch`: read ours again soon if it is newer.
     public func observe(epoch: Int64) {
@@ -106,9 +110,10 @@ public final class MembershipService: Service {
             await self.join()
             var nextHeartbeat = ContinuousClock.now
             while !Task.isCancelled {
-                let (known, heard, now) = self.state.withLock { state in
+                let known = self.view.epoch
+                let (heard, now) = self.state.withLock { state in
                     defer { state.heartbeatNow = false }
-                    return (state.membership?.epoch ?? 0, state.heardEpoch, state.heartbeatNow)
+                    return (state.heardEpoch, state.heartbeatNow)
                 }
                 if heard > known { await self.read() }
                 if now || ContinuousClock.now >= nextHeartbeat {
@@ -205,13 +210,8 @@ public final class MembershipService: Service {
     }
 
     private func publish(_ membership: Membership) async {
-        let previous: Int64? = self.state.withLock { state in
-            // Reads may finish out of order; never go back to an older epoch.
-            if let current = state.membership, current.epoch > membership.epoch { return nil }
-            defer { state.membership = membership }
-            return state.membership?.epoch ?? 0
-        }
-        if let previous, previous != membership.epoch {
+        // Reads may finish out of order; never go back to an older epoch.
+        if let previous = self.view.publish(membership), previous != membership.epoch {
             await self.adopted(membership)
             self.logger.info(
                 "membership epoch \(membership.epoch)",

@@ -10,7 +10,6 @@ import HummingbirdCore
 public import Logging
 import Prometheus
 public import ServiceLifecycle
-import Synchronization
 
 /// One coordinator: its Redis shard's client, the expiry sweeper, the syncer, the membership, the
 /// peer protocol and the HTTP API, as services in the order a ServiceGroup must start them (it
@@ -38,18 +37,11 @@ public struct CoordinatorNode: Sendable {
             state: .active,
             weight: configuration.weight
         )
-        // The store's calls carry the membership epoch, which exists only once the membership
-        // service does, and that needs the store (for its SKU count): bound once both exist.
-        let membershipSlot = LateBinding<MembershipService>()
-        let standalone = Membership(epoch: 1, nodes: [this])
-        let currentMembership: @Sendable () -> Membership? = {
-            configuration.postgresURL == nil ? standalone : membershipSlot.value?.current
-        }
-        let store = SKUStore(
-            scripts: ScriptRunner(client: redis),
-            logger: logger,
-            callerEpoch: { currentMembership()?.epoch ?? 0 }
-        )
+        // The membership this node routes by: fixed for a node without PostgreSQL, else published
+        // by the membership service. Created first, so the services that read it need no other.
+        let view = MembershipView(configuration.postgresURL == nil ? Membership(epoch: 1, nodes: [this]) : nil)
+        let currentMembership: @Sendable () -> Membership? = { view.current }
+        let store = SKUStore(scripts: ScriptRunner(client: redis), logger: logger, callerEpoch: { view.epoch })
         let sweeper = ExpirySweeper(
             store: store,
             intervalMilliseconds: configuration.sweepIntervalMilliseconds,
@@ -69,20 +61,42 @@ public struct CoordinatorNode: Sendable {
                 logger: logger
             )
         }
-
-        // The peer pool and the membership need each other (a join announces itself to the peers;
-        // a peer's message tells the membership to read again), so the pool is set once both exist.
-        let adopted = AdoptedShards(nodeID: this.id, local: store, callerEpoch: { currentMembership()?.epoch ?? 0 }, logger: logger)
-        let peerPool = LateBinding<PeerPool>()
-        // The rebalancer reports through the membership's heartbeat and the membership's reads tell it what to move.
-        let rebalancerSlot = LateBinding<Rebalancer>()
+        let adopted = AdoptedShards(nodeID: this.id, local: store, callerEpoch: { view.epoch }, logger: logger)
+        // What the peer links hear and the rebalancer finishes goes to the node's event loop, which
+        // hands it to the services built after them.
+        let events = NodeEvents(currentEpoch: { view.epoch })
+        var peerServer: PeerServer?
+        var peerPool: PeerPool?
+        if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
+            let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
+            let hooks = PeerNodeHooks(currentEpoch: { view.epoch }, serve: events.serve, observeEpoch: events.observe)
+            peerPool = PeerPool(tls: tls, hooks: hooks, settings: .init(sourceHost: configuration.peerSourceHost), logger: logger)
+            peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
+        }
+        // This node's shard and those it has adopted: what the rebalancer moves SKUs from and the
+        // transfer recovery scans.
+        let servedShards: @Sendable () -> [(nodeID: String, store: SKUStore)] = {
+            let adoptedNodes = view.current?.nodes.filter { $0.adoptedBy == this.id } ?? []
+            return [(this.id, store)] + adoptedNodes.compactMap { node in adopted.store(for: node).map { (node.id, $0) } }
+        }
+        let rebalancer = configuration.postgresURL.map { _ in
+            Rebalancer(
+                shards: { servedShards().map { .init(nodeID: $0.nodeID, store: $0.store) } },
+                membership: currentMembership,
+                peers: { [peerPool] in peerPool },
+                concurrency: configuration.handoffConcurrency,
+                done: events.handoffDone,
+                logger: logger
+            )
+        }
         let membership = configuration.postgresURL.map { url in
             MembershipService(
                 node: this,
                 settings: .init(leaseMilliseconds: configuration.membershipLeaseMilliseconds),
                 postgresURL: url,
+                view: view,
                 skuCount: { try? await store.skuCount() },
-                handoffs: { rebalancerSlot.value?.reports ?? [:] },
+                handoffs: { rebalancer?.reports ?? [:] },
                 adopted: { membership in
                     do {
                         try await store.recordEpoch(membership.epoch)
@@ -91,7 +105,7 @@ public struct CoordinatorNode: Sendable {
                     }
                     await adopted.keepOnly(adoptedBy: this.id, in: membership)
                 },
-                announce: { membership in
+                announce: { [peerPool] membership in
                     // Every other shard learns the epoch before its node may still route by the old one;
                     // an unreachable shard's node learns it from its next heartbeat instead.
                     let others = membership.nodes.filter { $0.id != this.id }
@@ -107,71 +121,38 @@ public struct CoordinatorNode: Sendable {
                         }
                     }
                     let peers = others.compactMap { PeerEndpoint(nodeID: $0.id, address: $0.peerAddress) }
-                    peerPool.value?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
+                    peerPool?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
                 },
                 logger: logger
             )
         }
-        membershipSlot.value = membership
-        // This node's shard and those it has adopted: what the rebalancer moves SKUs from and the
-        // transfer recovery scans.
-        let servedShards: @Sendable () -> [(nodeID: String, store: SKUStore)] = {
-            let adoptedNodes = currentMembership()?.nodes.filter { $0.adoptedBy == this.id } ?? []
-            return [(this.id, store)] + adoptedNodes.compactMap { node in adopted.store(for: node).map { (node.id, $0) } }
-        }
-        let rebalancer = membership.map { membership in
-            Rebalancer(
-                shards: { servedShards().map { .init(nodeID: $0.nodeID, store: $0.store) } },
-                membership: currentMembership,
-                peers: { peerPool.value },
-                concurrency: configuration.handoffConcurrency,
-                done: { membership.reportHandoffSoon() },
-                logger: logger
-            )
-        }
-        rebalancerSlot.value = rebalancer
         let receiver = HandoffReceiver(nodeID: this.id, shards: adopted, membership: currentMembership)
-        let forwarding = ForwardingOperations(
+        let cluster = ClusterOperations(
             nodeID: configuration.nodeID,
             local: store,
             adopted: adopted,
             membership: currentMembership,
             catchUp: { epoch in await membership?.catchUp(to: epoch) },
-            peers: { peerPool.value }
+            peers: peerPool
         )
-        let operations = SplitSKUOperations(routed: forwarding)
-        var peerServer: PeerServer?
-        if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
-            let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
-            let hooks = PeerNodeHooks(
-                currentEpoch: { currentMembership()?.epoch ?? 0 },
-                serve: { request in
-                    switch request {
-                    case .forward(let forwarded):
-                        return await RequestTrace.$id.withValue(forwarded.traceId.isEmpty ? nil : forwarded.traceId) {
-                            logger.debug("serving a forwarded request", metadata: ["sku": "\(forwarded.operation.sku)"])
-                            return .forward(await forwarding.serve(forwarded))
-                        }
-                    case .previousOwner(let asked):
-                        return await RequestTrace.$id.withValue(asked.traceId.isEmpty ? nil : asked.traceId) {
-                            logger.debug("serving as the previous owner", metadata: ["sku": "\(asked.operation.sku)"])
-                            return .forward(await forwarding.serveAsPreviousOwner(asked))
-                        }
-                    case .handoff(let chunk):
-                        await membership?.catchUp(to: chunk.senderEpoch)
-                        let outcome = await receiver.receive(chunk)
-                        return .handoff(.init(responderEpoch: currentMembership()?.epoch ?? 0, outcome: outcome))
-                    }
-                },
-                observeEpoch: { membership?.observe(epoch: $0) }
-            )
-            peerPool.value = PeerPool(
-                tls: tls,
-                hooks: hooks,
-                settings: .init(sourceHost: configuration.peerSourceHost),
-                logger: logger
-            )
-            peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
+        let operations = SplitSKUOperations(routed: cluster)
+        let eventLoop = NodeEventLoop(events: events, membership: membership) { request in
+            switch request {
+            case .forward(let forwarded):
+                return await RequestTrace.$id.withValue(forwarded.traceId.isEmpty ? nil : forwarded.traceId) {
+                    logger.debug("serving a forwarded request", metadata: ["sku": "\(forwarded.operation.sku)"])
+                    return .forward(await cluster.serve(forwarded))
+                }
+            case .previousOwner(let asked):
+                return await RequestTrace.$id.withValue(asked.traceId.isEmpty ? nil : asked.traceId) {
+                    logger.debug("serving as the previous owner", metadata: ["sku": "\(asked.operation.sku)"])
+                    return .forward(await cluster.serveAsPreviousOwner(asked))
+                }
+            case .handoff(let chunk):
+                await membership?.catchUp(to: chunk.senderEpoch)
+                let outcome = await receiver.receive(chunk)
+                return .handoff(.init(responderEpoch: view.epoch, outcome: outcome))
+            }
         }
 
         let router = makeAPIRouter(
@@ -218,7 +199,11 @@ public struct CoordinatorNode: Sendable {
             ),
             logger: logger
         )
-        var services: [any Service] = [redis, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership)]
+        // The event loop stops after the peer server and HTTP (a ServiceGroup stops in reverse), so
+        // a request they accepted is still served.
+        var services: [any Service] = [
+            redis, eventLoop, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership),
+        ]
         if let syncer { services.append(syncer) }
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }
@@ -283,15 +268,5 @@ public struct CoordinatorNode: Sendable {
             },
             syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
         )
-    }
-}
-
-/// A value that two services need from each other, set once both exist (see CoordinatorNode.init).
-private final class LateBinding<Value: Sendable>: Sendable {
-    private let slot = Mutex<Value?>(nil)
-
-    var value: Value? {
-        get { self.slot.withLock { $0 } }
-        set { self.slot.withLock { $0 = newValue } }
     }
 }

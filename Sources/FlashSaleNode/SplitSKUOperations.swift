@@ -1,128 +1,113 @@
 import FlashSaleCore
+import FlashSaleRouting
 import Synchronization
 
 /// The sale operations with SKUs split over buckets (`SKUBuckets`), on top of the routed ones:
 /// a split SKU's own entry holds its settings, each bucket is an internal SKU that routing places
-/// and serves like any other. A user's reservations go to their bucket; a bucket that runs dry
-/// takes stock from the others (`PendingTransfer`) before its user hears `sold_out`; reads add the
-/// buckets up. SKUs of one bucket pass straight through, after one read per SKU and node to learn that.
+/// and serves like any other (`BucketPlan` says which). A bucket that runs dry takes stock from
+/// the others (`PendingTransfer`) before its user hears `sold_out`; reads add the buckets up. SKUs
+/// of one bucket pass straight through, after one read per SKU and node to learn that.
 struct SplitSKUOperations: SaleOperations {
     let routed: any SaleOperations
     private let bucketCounts = BucketCounts()
-    private let refills = Refills()
+    private let refills: Refills
 
-    init(routed: any SaleOperations) {
+    init(routed: any SaleOperations, clock: any ServiceClock = SystemClock()) {
         self.routed = routed
+        self.refills = Refills(clock: clock)
+    }
+
+    func run(_ operation: SaleOperation) async -> SaleOutcome {
+        do throws(SaleError) {
+            let buckets = BucketPlan.needsBucketCount(operation) ? try await self.buckets(of: operation.sku) : 1
+            switch BucketPlan.plan(operation, buckets: buckets) {
+            case .whole:
+                let outcome = await self.routed.run(operation)
+                if case .skuDefinition(let definition) = outcome { self.bucketCounts.remember(operation.sku, definition.state.settings.buckets) }
+                if case .skuState(let state) = outcome, state.settings.buckets > 1 {
+                    // A read of a SKU this node took for whole: it is split, so add its buckets up.
+                    self.bucketCounts.remember(operation.sku, state.settings.buckets)
+                    return .skuState(try await self.total(of: state))
+                }
+                return outcome
+            case .bucket(let bucket):
+                if case .reserve = operation { return try await self.reserve(operation, bucket: bucket, of: buckets) }
+                return await self.routed.run(operation.on(SKUBuckets.name(of: operation.sku, bucket: bucket))).renamingSKU(operation.sku)
+            case .entryThenEveryBucket:
+                if case .defineSKU(let sku, let settings) = operation { return .skuDefinition(try await self.define(sku, settings)) }
+                let state = try await self.entryState(operation.sku)
+                return .skuState(state.settings.buckets > 1 ? try await self.total(of: state) : state)
+            }
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// A split SKU is defined in two steps: its own entry (which fixes its settings), then each
     /// bucket with its share of the stock. A bucket that exists already is left as it is, so a
     /// define repeated after a crash between the steps completes the SKU and changes nothing else.
-    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition {
-        let definition = try await self.routed.defineSKU(sku, settings: settings)
+    private func define(_ sku: String, _ settings: SKUSettings) async throws(SaleError) -> SKUDefinition {
+        let definition = try await self.routed.run(.defineSKU(sku: sku, settings: settings)).skuDefinition()
         self.bucketCounts.remember(sku, definition.state.settings.buckets)
-        guard settings.buckets > 1 else { return definition }
         var buckets: [SKUState] = []
         for (index, share) in SKUBuckets.shares(of: settings.stock, buckets: settings.buckets).enumerated() {
             let bucketSettings = SKUSettings(stock: share, perUserLimit: settings.perUserLimit, reservationTtlSeconds: settings.reservationTtlSeconds)
-            buckets.append(try await self.routed.defineSKU(SKUBuckets.name(of: sku, bucket: index), settings: bucketSettings).state)
+            let bucket = SKUBuckets.name(of: sku, bucket: index)
+            buckets.append(try await self.routed.run(.defineSKU(sku: bucket, settings: bucketSettings)).skuDefinition().state)
         }
         return SKUDefinition(state: Self.total(definition.state, buckets), isNew: definition.isNew)
     }
 
-    func skuState(_ sku: String) async throws -> SKUState {
-        let state = try await self.entryState(sku)
-        guard state.settings.buckets > 1 else { return state }
+    /// The entry's view with its buckets' stock and counters added up.
+    private func total(of entry: SKUState) async throws(SaleError) -> SKUState {
         let routed = self.routed
-        let buckets = try await withThrowingTaskGroup(of: SKUState.self) { group in
-            for index in 0..<Int(state.settings.buckets) {
-                group.addTask {
-                    do {
-                        return try await routed.skuState(SKUBuckets.name(of: sku, bucket: index))
-                    } catch SaleError.unknownSKU {
-                        throw SaleError.unavailable("bucket \(index) of \(sku) is not defined yet; define the SKU again or retry")
-                    }
-                }
+        let sku = entry.sku
+        let outcomes = await withTaskGroup(of: (Int, SaleOutcome).self) { group in
+            for index in 0..<Int(entry.settings.buckets) {
+                group.addTask { (index, await routed.run(.skuState(sku: SKUBuckets.name(of: sku, bucket: index)))) }
             }
-            return try await group.reduce(into: []) { $0.append($1) }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        return Self.total(state, buckets)
+        var buckets: [SKUState] = []
+        for (index, outcome) in outcomes {
+            if case .failure(.unknownSKU) = outcome {
+                throw .unavailable("bucket \(index) of \(sku) is not defined yet; define the SKU again or retry")
+            }
+            buckets.append(try outcome.skuState())
+        }
+        return Self.total(entry, buckets)
     }
 
     /// Reserves in the user's bucket; when it is sold out, takes stock from the other buckets and
     /// tries again. `sold_out` only when no other bucket had anything to give.
-    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
-        let buckets = try await self.buckets(of: sku)
-        guard buckets > 1 else { return try await self.routed.reserve(sku: sku, user: user, quantity: quantity, requestId: requestId) }
-        let bucket = SKUBuckets.bucket(of: user, buckets: buckets)
-        let name = SKUBuckets.name(of: sku, bucket: bucket)
+    private func reserve(_ operation: SaleOperation, bucket: Int, of buckets: Int64) async throws(SaleError) -> SaleOutcome {
+        let sku = operation.sku
+        let inBucket = operation.on(SKUBuckets.name(of: sku, bucket: bucket))
         for _ in 0..<Self.attemptsMaximum {
-            do {
-                var receipt = try await self.routed.reserve(sku: name, user: user, quantity: quantity, requestId: requestId)
-                receipt.reservation.sku = sku
-                return receipt
-            } catch SaleError.soldOut {
-                guard try await self.refill(sku, bucket: bucket, of: buckets) else { throw SaleError.soldOut }
-            }
+            let outcome = await self.routed.run(inBucket)
+            guard case .failure(.soldOut) = outcome else { return outcome.renamingSKU(sku) }
+            guard try await self.refill(sku, bucket: bucket, of: buckets) else { throw .soldOut }
         }
-        throw SaleError.unavailable("the stock of \(sku) is moving between its buckets; retry with the same requestId")
+        throw .unavailable("the stock of \(sku) is moving between its buckets; retry with the same requestId")
     }
 
     /// Reserve, refill, reserve again: other buyers of the bucket may take what a refill brought.
     static let attemptsMaximum = 4
 
-    func reservation(sku: String, id: String) async throws -> Reservation {
-        try await self.resolve(sku, id) { try await $0.reservation(sku: $1, id: id) }
-    }
-
-    func commit(sku: String, id: String) async throws -> Reservation {
-        try await self.resolve(sku, id) { try await $0.commit(sku: $1, id: id) }
-    }
-
-    func release(sku: String, id: String) async throws -> Reservation {
-        try await self.resolve(sku, id) { try await $0.release(sku: $1, id: id) }
-    }
-
-    /// A reservation id names its bucket: the call goes straight there.
-    private func resolve(
-        _ sku: String,
-        _ id: String,
-        _ call: (any SaleOperations, String) async throws -> Reservation
-    ) async throws -> Reservation {
-        guard let bucket = SKUBuckets.bucket(ofReservation: id), bucket < SKUBuckets.maximum else {
-            return try await call(self.routed, sku)
-        }
-        var reservation = try await call(self.routed, SKUBuckets.name(of: sku, bucket: bucket))
-        reservation.sku = sku
-        return reservation
-    }
-
-    func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
-        try await self.routed.takeForTransfer(donor: donor, recipient: recipient)
-    }
-
-    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
-        try await self.routed.receiveTransfer(recipient: recipient, transfer)
-    }
-
-    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws {
-        try await self.routed.finishTransfer(donor: donor, transfer)
-    }
-
     /// Completes a transfer: the recipient adds the units (once), then the donor forgets it.
-    func deliver(_ transfer: PendingTransfer, of sku: String) async throws {
-        _ = try await self.routed.receiveTransfer(recipient: SKUBuckets.name(of: sku, bucket: transfer.recipient), transfer)
-        try await self.routed.finishTransfer(donor: SKUBuckets.name(of: sku, bucket: transfer.donor), transfer)
+    func deliver(_ transfer: PendingTransfer, of sku: String) async throws(SaleError) {
+        _ = try await self.routed.run(.receiveTransfer(sku: SKUBuckets.name(of: sku, bucket: transfer.recipient), transfer)).transferDelivered()
+        _ = try await self.routed.run(.finishTransfer(sku: SKUBuckets.name(of: sku, bucket: transfer.donor), transfer)).transferDelivered()
     }
 
-    private func buckets(of sku: String) async throws -> Int64 {
+    private func buckets(of sku: String) async throws(SaleError) -> Int64 {
         if let known = self.bucketCounts.count(of: sku) { return known }
         return try await self.entryState(sku).settings.buckets
     }
 
     /// The SKU's own entry: a SKU of one bucket, or a split SKU's settings.
-    private func entryState(_ sku: String) async throws -> SKUState {
-        let state = try await self.routed.skuState(sku)
+    private func entryState(_ sku: String) async throws(SaleError) -> SKUState {
+        let state = try await self.routed.run(.skuState(sku: sku)).skuState()
         self.bucketCounts.remember(sku, state.settings.buckets)
         return state
     }
@@ -131,11 +116,10 @@ struct SplitSKUOperations: SaleOperations {
     /// any. One refill per bucket at a time on this node: the buyers who find the bucket empty
     /// meanwhile wait for it rather than each draining a donor. A refill that found every other
     /// bucket empty is remembered for a moment, so the herd after the sell-out costs one call each.
-    private func refill(_ sku: String, bucket: Int, of buckets: Int64) async throws -> Bool {
+    private func refill(_ sku: String, bucket: Int, of buckets: Int64) async throws(SaleError) -> Bool {
         let key = SKUBuckets.name(of: sku, bucket: bucket)
-        let now = ContinuousClock.now
         let task: Task<Bool, any Error>
-        switch self.refills.begin(key, now: now, start: {
+        switch self.refills.begin(key, start: {
             Task { try await self.takeFromOthers(sku, bucket: bucket, of: buckets) }
         }) {
         case .othersEmpty: return false
@@ -145,25 +129,23 @@ struct SplitSKUOperations: SaleOperations {
         do {
             refilled = try await task.value
         } catch {
-            self.refills.end(key, task: task, othersEmpty: false, now: ContinuousClock.now)
-            throw error
+            self.refills.end(key, task: task, othersEmpty: false)
+            throw error as? SaleError ?? .unavailable("\(error)")
         }
-        self.refills.end(key, task: task, othersEmpty: !refilled, now: ContinuousClock.now)
+        self.refills.end(key, task: task, othersEmpty: !refilled)
         return refilled
     }
 
     /// A donor that cannot answer (its node is gone or cut off) is passed over; when no other gave
     /// anything, that makes the answer "retry" (503) rather than `sold_out`.
-    private func takeFromOthers(_ sku: String, bucket: Int, of buckets: Int64) async throws -> Bool {
-        let count = Int(buckets)
-        var unanswered: (any Error)?
-        for step in 1..<count {
-            let donor = (bucket + step) % count
-            do {
+    private func takeFromOthers(_ sku: String, bucket: Int, of buckets: Int64) async throws(SaleError) -> Bool {
+        var unanswered: SaleError?
+        for donor in BucketPlan.donors(for: bucket, of: buckets) {
+            do throws(SaleError) {
                 // The donor's unfinished transfer to another bucket is delivered first, then it gives again.
                 for _ in 0..<2 {
-                    guard let transfer = try await self.routed.takeForTransfer(donor: SKUBuckets.name(of: sku, bucket: donor), recipient: bucket)
-                    else { break }
+                    let take = SaleOperation.takeForTransfer(sku: SKUBuckets.name(of: sku, bucket: donor), recipient: bucket)
+                    guard let transfer = try await self.routed.run(take).transferTaken() else { break }
                     try await self.deliver(transfer, of: sku)
                     if transfer.recipient == bucket { return true }
                 }
@@ -224,9 +206,15 @@ private final class Refills: Sendable {
     }
 
     private let state = Mutex(State())
+    private let clock: any ServiceClock
 
-    func begin(_ key: String, now: ContinuousClock.Instant, start: () -> Task<Bool, any Error>) -> Begin {
-        self.state.withLock { state in
+    init(clock: any ServiceClock) {
+        self.clock = clock
+    }
+
+    func begin(_ key: String, start: () -> Task<Bool, any Error>) -> Begin {
+        let now = self.clock.now
+        return self.state.withLock { state in
             if let since = state.othersEmptySince[key], now - since < Self.othersEmptyFor { return .othersEmpty }
             if let running = state.running[key] { return .running(running) }
             let task = start()
@@ -235,7 +223,8 @@ private final class Refills: Sendable {
         }
     }
 
-    func end(_ key: String, task: Task<Bool, any Error>, othersEmpty: Bool, now: ContinuousClock.Instant) {
+    func end(_ key: String, task: Task<Bool, any Error>, othersEmpty: Bool) {
+        let now = self.clock.now
         self.state.withLock { state in
             if state.running[key] == task { state.running[key] = nil }
             if othersEmpty {

@@ -27,6 +27,40 @@ public final class SKUStore: SaleOperations {
         self.reservationOutcomes = outcomes
     }
 
+    public func run(_ operation: SaleOperation) async -> SaleOutcome {
+        await self.run(operation, mayCreate: true)
+    }
+
+    /// Each operation's script call. `mayCreate` false makes a define only update a SKU this
+    /// shard holds (see `defineSKU(_:settings:mayCreate:)`).
+    public func run(_ operation: SaleOperation, mayCreate: Bool) async -> SaleOutcome {
+        do throws(SaleError) {
+            switch operation {
+            case .defineSKU(let sku, let settings):
+                return .skuDefinition(try await self.defineSKU(sku, settings: settings, mayCreate: mayCreate))
+            case .skuState(let sku):
+                return .skuState(try await self.skuState(sku))
+            case .reserve(let sku, let user, let quantity, let requestId):
+                return .receipt(try await self.reserve(sku: sku, user: user, quantity: quantity, requestId: requestId))
+            case .reservation(let sku, let id):
+                return .reservation(try await self.reservation(sku: sku, id: id))
+            case .commit(let sku, let id):
+                return .reservation(try await self.commit(sku: sku, id: id))
+            case .release(let sku, let id):
+                return .reservation(try await self.release(sku: sku, id: id))
+            case .takeForTransfer(let sku, let recipient):
+                return .transferTaken(try await self.takeForTransfer(donor: sku, recipient: recipient))
+            case .receiveTransfer(let sku, let transfer):
+                return .transferDelivered(isNew: try await self.receiveTransfer(recipient: sku, transfer))
+            case .finishTransfer(let sku, let transfer):
+                try await self.finishTransfer(donor: sku, transfer)
+                return .transferDelivered(isNew: true)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
     public func defineSKU(_ sku: String, settings: SKUSettings) async throws(SaleError) -> SKUDefinition {
         try await self.defineSKU(sku, settings: settings, mayCreate: true)
     }

@@ -186,22 +186,12 @@ struct RoutedStores: SaleOperations {
         self.store = { SKUBuckets.parse($0)?.bucket == 1 ? second : first }
     }
 
-    func defineSKU(_ sku: String, settings: SKUSettings) async throws -> SKUDefinition { try await self.store(sku).defineSKU(sku, settings: settings) }
-    func skuState(_ sku: String) async throws -> SKUState { try await self.store(sku).skuState(sku) }
-    func reserve(sku: String, user: String, quantity: Int64, requestId: String) async throws -> ReservationReceipt {
-        try await self.store(sku).reserve(sku: sku, user: user, quantity: quantity, requestId: requestId)
+    func run(_ operation: SaleOperation) async -> SaleOutcome {
+        if case .takeForTransfer(let donor, _) = operation, donor == self.unreachableDonor {
+            return .failure(.unavailable("\(donor)'s node is cut off"))
+        }
+        return await self.store(operation.sku).run(operation)
     }
-    func reservation(sku: String, id: String) async throws -> Reservation { try await self.store(sku).reservation(sku: sku, id: id) }
-    func commit(sku: String, id: String) async throws -> Reservation { try await self.store(sku).commit(sku: sku, id: id) }
-    func release(sku: String, id: String) async throws -> Reservation { try await self.store(sku).release(sku: sku, id: id) }
-    func takeForTransfer(donor: String, recipient: Int) async throws -> PendingTransfer? {
-        guard donor != self.unreachableDonor else { throw SaleError.unavailable("\(donor)'s node is cut off") }
-        return try await self.store(donor).takeForTransfer(donor: donor, recipient: recipient)
-    }
-    func receiveTransfer(recipient: String, _ transfer: PendingTransfer) async throws -> Bool {
-        try await self.store(recipient).receiveTransfer(recipient: recipient, transfer)
-    }
-    func finishTransfer(donor: String, _ transfer: PendingTransfer) async throws { try await self.store(donor).finishTransfer(donor: donor, transfer) }
 }
 
 extension Range where Bound == Int {
