@@ -69,6 +69,7 @@ let package = Package(
             name: "FlashSaleMembership",
             dependencies: [
                 "FlashSaleCluster",
+                "FlashSaleCore",
                 "FlashSalePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 public import FlashSaleCluster
+public import FlashSaleCore
 import FlashSalePostgres
 public import Logging
 public import ServiceLifecycle
@@ -25,6 +26,7 @@ public final class MembershipService: Service {
     private let handoffs: @Sendable () -> [String: Membership.HandoffReport]
     private let announce: @Sendable (Membership) async -> Void
     private let adopted: @Sendable (Membership) async -> Void
+    private let clock: any ServiceClock
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -52,8 +54,10 @@ public final class MembershipService: Service {
         handoffs: @escaping @Sendable () -> [String: Membership.HandoffReport],
         adopted: @escaping @Sendable (Membership) async -> Void,
         announce: @escaping @Sendable (Membership) async -> Void,
+        clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) {
+        self.clock = clock
         self.node = node
         self.settings = settings
         self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
@@ -108,7 +112,7 @@ public final class MembershipService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await self.join()
-            var nextHeartbeat = ContinuousClock.now
+            var nextHeartbeat = self.clock.now
             while !Task.isCancelled {
                 let known = self.view.epoch
                 let (heard, now) = self.state.withLock { state in
@@ -116,11 +120,11 @@ public final class MembershipService: Service {
                     return (state.heardEpoch, state.heartbeatNow)
                 }
                 if heard > known { await self.read() }
-                if now || ContinuousClock.now >= nextHeartbeat {
-                    nextHeartbeat = .now + .milliseconds(self.settings.heartbeatMilliseconds)
+                if now || self.clock.now >= nextHeartbeat {
+                    nextHeartbeat = self.clock.now + .milliseconds(self.settings.heartbeatMilliseconds)
                     await self.heartbeat()
                 }
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await self.clock.sleep(for: .milliseconds(50))
             }
         }
         await self.postgres.stop()
@@ -146,10 +150,10 @@ public final class MembershipService: Service {
                 return
             } catch MembershipStoreError.changeInProgress(let why) {
                 self.logger.info("waiting to join the cluster", metadata: ["reason": "\(why)"])
-                try? await Task.sleep(for: .milliseconds(200))
+                try? await self.clock.sleep(for: .milliseconds(200))
             } catch {
                 self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: delay)
+                try? await self.clock.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
         }

@@ -25,6 +25,7 @@ final class Rebalancer: Service, Sendable {
     private let peers: @Sendable () -> PeerPool?
     private let concurrency: Int
     private let done: @Sendable () -> Void
+    private let clock: any ServiceClock
     private let logger: Logger
     private let reported = Mutex<[String: Membership.HandoffReport]>([:])
     private let movedCounter = Counter(label: "flashsale_handoff_skus_moved_total")
@@ -47,8 +48,10 @@ final class Rebalancer: Service, Sendable {
         peers: @escaping @Sendable () -> PeerPool?,
         concurrency: Int,
         done: @escaping @Sendable () -> Void,
+        clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) {
+        self.clock = clock
         self.shards = shards
         self.membership = membership
         self.peers = peers
@@ -74,7 +77,7 @@ final class Rebalancer: Service, Sendable {
                     for shard in shards {
                         guard var work = await self.plan(works[shard.nodeID], shard) else { continue }
                         let epoch = work.plan.epoch
-                        for move in work.plan.start(now: .now) {
+                        for move in work.plan.start(now: self.clock.now) {
                             group.addTask { .moved(shard.nodeID, move.sku, epoch: epoch, await self.move(move, epoch: epoch, from: shard)) }
                         }
                         works[shard.nodeID] = work
@@ -82,7 +85,7 @@ final class Rebalancer: Service, Sendable {
                     if !ticking {
                         ticking = true
                         group.addTask {
-                            try? await Task.sleep(for: .milliseconds(100))
+                            try? await self.clock.sleep(for: .milliseconds(100))
                             return .tick
                         }
                     }
@@ -91,7 +94,7 @@ final class Rebalancer: Service, Sendable {
                         if succeeded { self.movedCounter.increment() } else { self.failedCounter.increment() }
                         // A move started under an earlier plan's epoch counts for nothing in this one.
                         guard var work = works[nodeID], work.plan.epoch == epoch else { break }
-                        if succeeded { work.plan.completed(sku) } else { work.plan.failed(sku, now: .now) }
+                        if succeeded { work.plan.completed(sku) } else { work.plan.failed(sku, now: self.clock.now) }
                         works[nodeID] = work
                         self.publish(work, for: nodeID)
                     case .tick?, nil:
@@ -151,7 +154,7 @@ final class Rebalancer: Service, Sendable {
         let next = Work(
             plan: HandoffPlan(node: shard.nodeID, skus: skus, membership: membership, concurrency: self.concurrency),
             earlier: sameEpoch?.progress,
-            startedAt: sameEpoch?.startedAt ?? .now
+            startedAt: sameEpoch?.startedAt ?? self.clock.now
         )
         if next.plan.progress.toMove > 0 {
             self.logger.info(
@@ -174,7 +177,7 @@ final class Rebalancer: Service, Sendable {
         )
         self.reported.withLock { $0[nodeID] = report }
         guard report.isFinished else { return }
-        if report.moved > 0 { self.lastChangeGauge.record(Self.seconds(ContinuousClock.now - work.startedAt)) }
+        if report.moved > 0 { self.lastChangeGauge.record(Self.seconds(self.clock.now - work.startedAt)) }
         self.done()
     }
 
@@ -185,7 +188,7 @@ final class Rebalancer: Service, Sendable {
             case let server = membership.server(of: owner), let endpoint = PeerEndpoint(nodeID: server.id, address: server.peerAddress),
             let peers = self.peers()
         else { return false }
-        let exportedAt = ContinuousClock.now
+        let exportedAt = self.clock.now
         do {
             guard case .snapshot(let snapshot) = try await shard.store.exportForHandoff(move.sku) else {
                 // Never here, or already handed over and acknowledged.
@@ -201,7 +204,7 @@ final class Rebalancer: Service, Sendable {
                 case .continueFrom:
                     continue
                 case .imported:
-                    self.recordFreeze(ContinuousClock.now - frozenAt)
+                    self.recordFreeze(self.clock.now - frozenAt)
                     self.frozenSince.withLock { $0[move.sku] = nil }
                     try await shard.store.finishHandoff(move.sku)
                     return true

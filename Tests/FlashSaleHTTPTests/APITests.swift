@@ -12,23 +12,47 @@ import Testing
     static let token = "test-token"
     static let admin: HTTPFields = [.authorization: "Bearer \(token)"]
 
+    /// The API over a real Redis shard.
     static func withAPI(
         limits: ClientLimits = .init(),
         _ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void
     ) async throws {
         let shard = try await TestShard.start()
+        try await Self.withAPI(
+            over: shard.store,
+            skuCount: { try await shard.store.skuCount() },
+            isReady: { (try? await shard.store.scripts.loadAll()) != nil },
+            limits: limits
+        ) { client in try await body(client, shard) }
+        await shard.close()
+    }
+
+    /// The API over the test kit's in-memory sale: for what does not depend on the shard (access
+    /// control, limits).
+    static func withInMemoryAPI(limits: ClientLimits = .init(), _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let operations = InMemorySaleOperations(nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) })
+        try await Self.withAPI(over: operations, skuCount: { 0 }, isReady: { true }, limits: limits, body)
+    }
+
+    static func withAPI(
+        over operations: any SaleOperations,
+        skuCount: @escaping @Sendable () async throws -> Int64,
+        isReady: @escaping @Sendable () async -> Bool,
+        limits: ClientLimits,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let router = makeAPIRouter(
             APIDependencies(
-                operations: shard.store,
+                operations: operations,
                 adminToken: token,
                 clusterStatus: {
                     ClusterStatus(
                         epoch: 1,
-                        nodes: [.init(id: "n1", clientUrl: "http://x", peerAddress: "p", state: "active", skuCount: try await shard.store.skuCount(), slots: 4096)],
+                        nodes: [.init(id: "n1", clientUrl: "http://x", peerAddress: "p", state: "active", skuCount: try await skuCount(), slots: 4096)],
                         syncer: .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
                     )
                 },
-                isReady: { (try? await shard.store.scripts.loadAll()) != nil },
+                isReady: isReady,
                 metricsText: { "flashsale_test 1\n" },
                 addNode: { registration in
                     guard registration.id == "n2" else { throw ClusterChangeError.inProgress("n1 is joining") }
@@ -40,8 +64,7 @@ import Testing
             )
         )
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in try await body(client, shard) }
-        await shard.close()
+        try await app.test(.live) { client in try await body(client) }
     }
 
     static func json(_ response: TestResponse) throws -> [String: Any] {

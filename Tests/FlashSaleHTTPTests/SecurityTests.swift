@@ -9,7 +9,7 @@ import HummingbirdTesting
 import Testing
 
 /// The admin token on every admin route, and the per-user and per-address limits, over a real
-/// server and a real Redis shard.
+/// server and the test kit's in-memory sale (they do not depend on the shard).
 @Suite struct SecurityTests {
     /// Every admin route of DESIGN section 3, with a body it would accept.
     static let adminRoutes: [(HTTPRequest.Method, String, String?)] = [
@@ -19,7 +19,7 @@ import Testing
     ]
 
     @Test func everyAdminRouteAnswers401WithoutTheTokenAndDoesNothing() async throws {
-        try await APITests.withAPI { client, _ in
+        try await APITests.withInMemoryAPI { client in
             let refused: [HTTPFields] = [
                 [:],
                 [.authorization: "Bearer wrong"],
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func aUserOverTheLimitGets429AndOthersAreServed() async throws {
-        try await APITests.withAPI(limits: .init(perUser: .init(ratePerSecond: 0.1, burst: 3))) { client, _ in
+        try await APITests.withInMemoryAPI(limits: .init(perUser: .init(ratePerSecond: 0.1, burst: 3))) { client in
             try await APITests.call(client, .put, "/v1/skus/s", #"{"stock": 100, "perUserLimit": 50}"#, headers: APITests.admin, expect: .created)
             for attempt in 0..<3 {
                 try await APITests.call(client, .post, "/v1/skus/s/reservations", #"{"user":"greedy","quantity":1,"requestId":"g\#(attempt)"}"#, expect: .created)
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func anAddressOverTheLimitGets429OnTheSaleAPIButProbesPass() async throws {
-        try await APITests.withAPI(limits: .init(perAddress: .init(ratePerSecond: 0.1, burst: 4))) { client, _ in
+        try await APITests.withInMemoryAPI(limits: .init(perAddress: .init(ratePerSecond: 0.1, burst: 4))) { client in
             try await APITests.call(client, .put, "/v1/skus/s", #"{"stock": 1}"#, headers: APITests.admin, expect: .created)
             for _ in 0..<3 { try await APITests.call(client, .get, "/v1/skus/s", expect: .ok) }
             try await APITests.call(client, .get, "/v1/skus/s", expect: .tooManyRequests, error: "rate_limited")
@@ -82,7 +82,7 @@ import Testing
     /// NIO's HTTP parser refuses a header block over 80 KiB; the connection is closed, and the
     /// node serves new connections as before.
     @Test func oversizedHeadersAreRefusedAndTheNodeKeepsServing() async throws {
-        try await APITests.withAPI { client, _ in
+        try await APITests.withInMemoryAPI { client in
             let padding = HTTPField.Name("X-Padding")!
             try await client.execute(uri: "/healthz", method: .get, headers: [padding: String(repeating: "p", count: 100 * 1024)]) { response in
                 #expect(response.status == .badRequest)
