@@ -1,7 +1,16 @@
 import Foundation
 import Synchronization
 
-/// One Lua script: `Scripts/prelude.lua` followed by the script's own file.
+/// Where the scripts read the time.
+public enum ScriptTime: Sendable, Hashable {
+    /// Redis TIME, read inside the script: the one clock per shard, in production.
+    case redis
+    /// The milliseconds in `SKUKeys.testClock`, which a test sets and moves by hand, so that no
+    /// test waits for a TTL to pass.
+    case supplied
+}
+
+/// One Lua script: the clock's file, `Scripts/prelude.lua`, then the script's own file.
 public struct RedisScript: Sendable, Hashable {
     public enum Name: String, Sendable, CaseIterable {
         case define, sku, reserve, commit, release, read, sweep, epoch
@@ -17,8 +26,12 @@ public struct RedisScript: Sendable, Hashable {
     public let name: Name
     public let source: String
 
-    public static func load(_ name: Name) -> RedisScript {
-        RedisScript(name: name, source: Self.text(of: "prelude") + Self.text(of: name.rawValue))
+    public static func load(_ name: Name, time: ScriptTime = .redis) -> RedisScript {
+        let clock = switch time {
+        case .redis: "redis_time"
+        case .supplied: "supplied_time"
+        }
+        return RedisScript(name: name, source: Self.text(of: clock) + Self.text(of: "prelude") + Self.text(of: name.rawValue))
     }
 
     private static func text(of file: String) -> String {
@@ -39,10 +52,10 @@ public final class ScriptRunner: Sendable {
     private let scripts: [RedisScript.Name: RedisScript]
     private let digests = Mutex<[RedisScript.Name: String]>([:])
 
-    public init(client: RedisClient) {
+    public init(client: RedisClient, time: ScriptTime = .redis) {
         self.client = client
         var scripts: [RedisScript.Name: RedisScript] = [:]
-        for name in RedisScript.Name.allCases { scripts[name] = RedisScript.load(name) }
+        for name in RedisScript.Name.allCases { scripts[name] = RedisScript.load(name, time: time) }
         self.scripts = scripts
     }
 
@@ -94,4 +107,6 @@ public enum SKUKeys {
     public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
     public static let outboxLimit = "fs:outbox:limit"
     public static let moving = "fs:moving"
+    /// The time in milliseconds the scripts read under `ScriptTime.supplied` (tests only).
+    public static let testClock = "fs:test:clock_ms"
 }

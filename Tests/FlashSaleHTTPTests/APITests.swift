@@ -15,9 +15,10 @@ import Testing
     /// The API over a real Redis shard.
     static func withAPI(
         limits: ClientLimits = .init(),
+        scriptTime: ScriptTime = .redis,
         _ body: @Sendable (any TestClientProtocol, TestShard) async throws -> Void
     ) async throws {
-        let shard = try await TestShard.start()
+        let shard = try await TestShard.start(scriptTime: scriptTime)
         try await Self.withAPI(
             over: shard.store,
             skuCount: { try await shard.store.skuCount() },
@@ -140,11 +141,13 @@ import Testing
     }
 
     @Test func anExpiredReservationAnswers410AndItsStockIsBack() async throws {
-        try await Self.withAPI { client, _ in
+        try await Self.withAPI(scriptTime: .supplied) { client, shard in
             try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 1, "reservationTtlSeconds": 1}"#, headers: Self.admin, expect: .created)
             let reservation = try await Self.call(client, .post, "/v1/skus/s/reservations", #"{"user":"u","quantity":1,"requestId":"1"}"#, expect: .created)
             let id = try #require(reservation["id"] as? String)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await shard.advanceScriptClock(by: .milliseconds(999))
+            #expect(try await Self.call(client, .get, "/v1/skus/s/reservations/\(id)", expect: .ok)["status"] as? String == "reserved")
+            try await shard.advanceScriptClock(by: .milliseconds(1))
             try await Self.call(client, .post, "/v1/skus/s/reservations/\(id)/commit", expect: .gone, error: "expired")
             #expect(try await Self.call(client, .get, "/v1/skus/s/reservations/\(id)", expect: .ok)["status"] as? String == "expired")
             #expect(try await Self.call(client, .get, "/v1/skus/s", expect: .ok)["available"] as? Int == 1)

@@ -14,7 +14,7 @@ struct HandoffScriptTests {
     }
 
     static func store(_ shard: TestShard, epoch: Epoch) -> SKUStore {
-        SKUStore(scripts: ScriptRunner(client: shard.client), logger: Logger(label: "test"), callerEpoch: {
+        SKUStore(scripts: ScriptRunner(client: shard.client, time: shard.scriptTime), logger: Logger(label: "test"), callerEpoch: {
             epoch.value.load(ordering: .relaxed)
         })
     }
@@ -93,7 +93,7 @@ struct HandoffScriptTests {
     }
 
     @Test func anImportedReservationStillExpiresOnTime() async throws {
-        try await TestShard.withShards(2) { shards in try await Self.expireAfterImport(from: shards[0], to: shards[1]) }
+        try await TestShard.withShards(2, scriptTime: .supplied) { shards in try await Self.expireAfterImport(from: shards[0], to: shards[1]) }
     }
 
     static func expireAfterImport(from previous: TestShard, to next: TestShard) async throws {
@@ -105,7 +105,7 @@ struct HandoffScriptTests {
         }
         try await next.store.importHandoff(snapshot)
         await #expect(throws: SaleError.soldOut) { try await next.store.reserve(sku: "pen", user: "v", quantity: 1, requestId: "q2") }
-        try await Task.sleep(for: .milliseconds(1_200))
+        try await next.advanceScriptClock(by: .seconds(2))
         // The shard's sweeper finds it through the expiry index the import rebuilt.
         #expect(try await next.store.sweep(skusPerCall: 10, reservationsPerSKU: 10) == 1)
         #expect(try await next.store.reservation(sku: "pen", id: held.id).status == .expired)

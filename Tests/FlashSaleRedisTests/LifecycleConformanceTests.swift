@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func scriptsFollowTheStateMachine() async throws {
-        let shard = try await TestShard.start()
+        let shard = try await TestShard.start(scriptTime: .supplied)
         let store = shard.store
         var fixtures: [Fixture] = []
         for status in ReservationStatus.allCases {
@@ -36,7 +36,7 @@ import Testing
             case .reserved, .expired: break
             }
         }
-        try await Task.sleep(for: .milliseconds(1100))
+        try await shard.advanceScriptClock(by: .seconds(1))
         for fixture in fixtures where fixture.status == .expired {
             #expect(try await store.reservation(sku: fixture.sku, id: fixture.id).status == .expired)
         }

@@ -122,17 +122,17 @@ import Testing
     }
 
     @Test func aReservationPastItsTTLIsExpiredCannotBeCommittedAndItsStockIsBack() async throws {
-        let shard = try await TestShard.start()
+        let shard = try await TestShard.start(scriptTime: .supplied)
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 3, perUserLimit: 3, reservationTtlSeconds: 1))
-        // The TTL counts from the reservation: compared with the time before it, not after (a busy
-        // machine can take longer than the TTL between the call and the check).
-        let before = Int64(Date().timeIntervalSince1970 * 1000)
+        let reservedAt = try await shard.scriptClockMilliseconds()
         let lazy = try await store.reserve(sku: "s", user: "a", quantity: 1, requestId: "1").reservation
         let viaCommit = try await store.reserve(sku: "s", user: "b", quantity: 1, requestId: "2").reservation
         let swept = try await store.reserve(sku: "s", user: "c", quantity: 1, requestId: "3").reservation
-        #expect(lazy.expiresAtMilliseconds >= before + 1000)
-        try await Task.sleep(for: .milliseconds(1100))
+        #expect(lazy.expiresAtMilliseconds == reservedAt + 1000)
+        try await shard.advanceScriptClock(by: .milliseconds(999))
+        #expect(try await store.sweep(skusPerCall: 10, reservationsPerSKU: 10) == 0, "nothing is due a millisecond early")
+        try await shard.advanceScriptClock(by: .milliseconds(1))
         // The sweeper finds every due reservation without a request touching it.
         #expect(try await store.sweep(skusPerCall: 10, reservationsPerSKU: 1) == 1)
         #expect(try await store.reservation(sku: "s", id: lazy.id).status == .expired)
@@ -145,12 +145,12 @@ import Testing
     }
 
     @Test func soldOutStockHeldByLapsedReservationsIsFreedByTheNextReservation() async throws {
-        let shard = try await TestShard.start()
+        let shard = try await TestShard.start(scriptTime: .supplied)
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 1, reservationTtlSeconds: 1))
         _ = try await store.reserve(sku: "s", user: "a", quantity: 1, requestId: "1")
         await #expect(throws: SaleError.soldOut) { try await store.reserve(sku: "s", user: "b", quantity: 1, requestId: "2") }
-        try await Task.sleep(for: .milliseconds(1100))
+        try await shard.advanceScriptClock(by: .seconds(1))
         #expect(try await store.reserve(sku: "s", user: "b", quantity: 1, requestId: "3").isNew)
         await shard.close()
     }

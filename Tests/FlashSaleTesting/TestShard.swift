@@ -1,4 +1,5 @@
 public import FlashSaleRedis
+import Foundation
 import Logging
 
 /// A real Redis shard with a started client and the SKU store on it.
@@ -6,8 +7,11 @@ public final class TestShard: Sendable {
     public let server: RedisServer
     public let client: RedisClient
     public let store: SKUStore
+    /// Where this shard's scripts read the time: Redis TIME, or the test's `advanceScriptClock`.
+    public let scriptTime: ScriptTime
 
-    private init(connections: Int) throws {
+    private init(connections: Int, scriptTime: ScriptTime) throws {
+        self.scriptTime = scriptTime
         self.server = try RedisServer()
         var logger = Logger(label: "test")
         logger.logLevel = .error
@@ -17,15 +21,39 @@ public final class TestShard: Sendable {
             logger: logger
         )
         self.client.start()
-        self.store = SKUStore(scripts: ScriptRunner(client: self.client), logger: logger)
+        self.store = SKUStore(scripts: ScriptRunner(client: self.client, time: scriptTime), logger: logger)
     }
 
     /// Starts the shard and waits until the client gets PONG, so no test's first request meets
-    /// a connection attempt still in its backoff on a busy machine.
-    public static func start(connections: Int = 2) async throws -> TestShard {
-        let shard = try TestShard(connections: connections)
+    /// a connection attempt still in its backoff on a busy machine. Under `.supplied` time the
+    /// scripts' clock starts at the wall clock's millisecond and moves only by `advanceScriptClock`.
+    public static func start(connections: Int = 2, scriptTime: ScriptTime = .redis) async throws -> TestShard {
+        let shard = try TestShard(connections: connections, scriptTime: scriptTime)
         try await shard.waitUntilAnswering()
+        if scriptTime == .supplied {
+            try await shard.setScriptClock(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        }
         return shard
+    }
+
+    /// The time the scripts read now, in milliseconds since 1970.
+    public func scriptClockMilliseconds() async throws -> Int64 {
+        precondition(self.scriptTime == .supplied, "the shard's scripts read Redis TIME")
+        guard let milliseconds = try await self.client.send(["GET", SKUKeys.testClock]).string.flatMap({ Int64($0) }) else {
+            throw TestServerError.didNotStart("Redis on port \(self.server.port) has no script clock")
+        }
+        return milliseconds
+    }
+
+    /// Moves the scripts' clock forward, so that a TTL passes without waiting for it.
+    public func advanceScriptClock(by duration: Duration) async throws {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        try await self.setScriptClock(milliseconds: try await self.scriptClockMilliseconds() + milliseconds)
+    }
+
+    private func setScriptClock(milliseconds: Int64) async throws {
+        precondition(self.scriptTime == .supplied, "the shard's scripts read Redis TIME")
+        _ = try await self.client.send(["SET", SKUKeys.testClock, String(milliseconds)])
     }
 
     public func waitUntilAnswering() async throws {
@@ -43,10 +71,10 @@ public final class TestShard: Sendable {
 
     /// Runs `body` with `count` fresh shards and stops them before returning, also when it throws
     /// (a shard left running would hold the test run's output open).
-    public static func withShards(_ count: Int, _ body: ([TestShard]) async throws -> Void) async throws {
+    public static func withShards(_ count: Int, scriptTime: ScriptTime = .redis, _ body: ([TestShard]) async throws -> Void) async throws {
         var shards: [TestShard] = []
         do {
-            for _ in 0..<count { shards.append(try await TestShard.start()) }
+            for _ in 0..<count { shards.append(try await TestShard.start(scriptTime: scriptTime)) }
             try await body(shards)
         } catch {
             for shard in shards { await shard.close() }

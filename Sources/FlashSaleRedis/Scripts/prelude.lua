@@ -22,7 +22,8 @@
 --   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
 --   fs:epoch        string  the newest membership epoch this shard has been told of (epoch.lua)
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
--- Time is Redis TIME: one clock per shard, whichever coordinator calls.
+-- Time is now_ms(), defined before this prelude: Redis TIME in production (redis_time.lua), one
+-- clock per shard whichever coordinator calls; a test's hand-moved clock in tests (supplied_time.lua).
 
 local EXPIRY_INDEX = 'fs:expiry'
 local SKU_INDEX = 'fs:skus'
@@ -86,11 +87,6 @@ local function missing(k, otherwise)
         return { 'moved', tonumber(moved) }
     end
     return { otherwise }
-end
-
-local function now_ms()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 local function load_sku(k)
