@@ -1,5 +1,5 @@
 import FlashSaleCluster
-import FlashSaleCore
+public import FlashSaleCore
 import FlashSaleHTTP
 import FlashSaleMembership
 import FlashSalePeer
@@ -21,6 +21,7 @@ public struct CoordinatorNode: Sendable {
     public init(
         configuration: NodeConfiguration,
         metricsText: @escaping @Sendable () -> String,
+        clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) throws {
         self.configuration = configuration
@@ -45,6 +46,7 @@ public struct CoordinatorNode: Sendable {
         let sweeper = ExpirySweeper(
             store: store,
             intervalMilliseconds: configuration.sweepIntervalMilliseconds,
+            clock: clock,
             logger: logger
         )
         // Without PostgreSQL the node still sells; the record simply is not written.
@@ -58,6 +60,7 @@ public struct CoordinatorNode: Sendable {
                 ),
                 postgresURL: url,
                 localStore: store,
+                clock: clock,
                 logger: logger
             )
         }
@@ -70,8 +73,8 @@ public struct CoordinatorNode: Sendable {
         if let directory = configuration.tlsDirectory, let address = PeerEndpoint(nodeID: this.id, address: this.peerAddress) {
             let tls = try PeerTLS(directory: directory, nodeID: configuration.nodeID)
             let hooks = PeerNodeHooks(currentEpoch: { view.epoch }, serve: events.serve, observeEpoch: events.observe)
-            peerPool = PeerPool(tls: tls, hooks: hooks, settings: .init(sourceHost: configuration.peerSourceHost), logger: logger)
-            peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, logger: logger)
+            peerPool = PeerPool(tls: tls, hooks: hooks, settings: .init(sourceHost: configuration.peerSourceHost), clock: clock, logger: logger)
+            peerServer = PeerServer(host: address.host, port: address.port, tls: tls, hooks: hooks, clock: clock, logger: logger)
         }
         // This node's shard and those it has adopted: what the rebalancer moves SKUs from and the
         // transfer recovery scans.
@@ -86,6 +89,7 @@ public struct CoordinatorNode: Sendable {
                 peers: { [peerPool] in peerPool },
                 concurrency: configuration.handoffConcurrency,
                 done: events.handoffDone,
+                clock: clock,
                 logger: logger
             )
         }
@@ -123,10 +127,11 @@ public struct CoordinatorNode: Sendable {
                     let peers = others.compactMap { PeerEndpoint(nodeID: $0.id, address: $0.peerAddress) }
                     peerPool?.notify(.epochChanged(epoch: membership.epoch), peers: peers)
                 },
+                clock: clock,
                 logger: logger
             )
         }
-        let receiver = HandoffReceiver(nodeID: this.id, shards: adopted, membership: currentMembership)
+        let receiver = HandoffReceiver(nodeID: this.id, shards: adopted, membership: currentMembership, clock: clock)
         let cluster = ClusterOperations(
             nodeID: configuration.nodeID,
             local: store,
@@ -202,14 +207,14 @@ public struct CoordinatorNode: Sendable {
         // The event loop stops after the peer server and HTTP (a ServiceGroup stops in reverse), so
         // a request they accepted is still served.
         var services: [any Service] = [
-            redis, eventLoop, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership),
+            redis, eventLoop, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership, clock: clock),
         ]
         if let syncer { services.append(syncer) }
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }
         if let rebalancer { services.append(rebalancer) }
         services.append(adopted)
-        services.append(TransferRecovery(shards: { servedShards().map(\.store) }, operations: operations, logger: logger))
+        services.append(TransferRecovery(shards: { servedShards().map(\.store) }, operations: operations, clock: clock, logger: logger))
         services.append(http)
         self.services = services
     }

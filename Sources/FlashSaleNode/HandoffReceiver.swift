@@ -12,8 +12,10 @@ final class HandoffReceiver: Sendable {
     private let shards: AdoptedShards
     private let membership: @Sendable () -> Membership?
     private let assembly = Mutex(HandoffAssembly())
+    private let clock: any ServiceClock
 
-    init(nodeID: String, shards: AdoptedShards, membership: @escaping @Sendable () -> Membership?) {
+    init(nodeID: String, shards: AdoptedShards, membership: @escaping @Sendable () -> Membership?, clock: any ServiceClock) {
+        self.clock = clock
         self.nodeID = nodeID
         self.shards = shards
         self.membership = membership
@@ -27,7 +29,7 @@ final class HandoffReceiver: Sendable {
             let epoch = self.membership()?.epoch ?? 0
             return .refused("\(self.nodeID) does not serve the owner of \(sku) under membership epoch \(epoch)")
         }
-        switch self.assembly.withLock({ $0.receive(chunk, now: .now) }) {
+        switch self.assembly.withLock({ $0.receive(chunk, now: self.clock.now) }) {
         case .incomplete(let next):
             return .continueFrom(next: next)
         case .refused(let why):

@@ -1,4 +1,5 @@
 import FlashSaleCluster
+import FlashSaleCore
 import FlashSaleRedis
 import Logging
 import Metrics
@@ -10,6 +11,7 @@ struct NodeGauges: Service {
     let store: SKUStore
     let outboxLimit: Int
     let membership: @Sendable () -> Membership?
+    let clock: any ServiceClock
 
     private let outboxEntries = Gauge(label: "flashsale_outbox_entries")
     private let outboxLimitGauge = Gauge(label: "flashsale_outbox_limit")
@@ -19,7 +21,8 @@ struct NodeGauges: Service {
         uniqueKeysWithValues: Membership.NodeState.allCases.map { ($0, Gauge(label: "flashsale_cluster_nodes", dimensions: [("state", $0.rawValue)])) }
     )
 
-    init(store: SKUStore, outboxLimit: Int, membership: @escaping @Sendable () -> Membership?) {
+    init(store: SKUStore, outboxLimit: Int, membership: @escaping @Sendable () -> Membership?, clock: any ServiceClock) {
+        self.clock = clock
         self.store = store
         self.outboxLimit = outboxLimit
         self.membership = membership
@@ -37,7 +40,7 @@ struct NodeGauges: Service {
                 }
                 self.pastLease.record(membership.nodes.count { $0.state != .down && !$0.isLive })
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: .seconds(1)) }
         }
     }
 }

@@ -16,14 +16,17 @@ struct TransferRecovery: Service {
     let logger: Logger
     /// Longer than a live refill takes between its two halves.
     let unfinishedForMilliseconds: Int64
+    let clock: any ServiceClock
     private let warnings = ThrottledWarnings()
 
     init(
         shards: @escaping @Sendable () -> [SKUStore],
         operations: SplitSKUOperations,
+        clock: any ServiceClock,
         logger: Logger,
         unfinishedForMilliseconds: Int64 = 2_000
     ) {
+        self.clock = clock
         self.shards = shards
         self.operations = operations
         self.logger = logger
@@ -33,7 +36,7 @@ struct TransferRecovery: Service {
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             await self.finishUnfinished()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) }
+            try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: Self.interval) }
         }
     }
 

@@ -57,6 +57,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private let hooks: PeerNodeHooks
     private let logger: Logger
     private var context: ChannelHandlerContext?
+    private let clock: any ServiceClock
     private var ticker: RepeatedTask?
     private var pending: [UInt32: EventLoopPromise<PeerResponse>] = [:]
     private var nextStream: UInt32 = 1
@@ -68,10 +69,11 @@ final class PeerChannelHandler: ChannelInboundHandler {
     /// Completed with the peer's id when the handshake finishes; failed when the connection closes first.
     let established: EventLoopPromise<String>
 
-    init(session: PeerSession, hooks: PeerNodeHooks, established: EventLoopPromise<String>, logger: Logger) {
+    init(session: PeerSession, hooks: PeerNodeHooks, established: EventLoopPromise<String>, clock: any ServiceClock, logger: Logger) {
         self.session = session
         self.hooks = hooks
         self.established = established
+        self.clock = clock
         self.logger = logger
     }
 
@@ -80,7 +82,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.tickInterval, delay: Self.tickInterval) { _ in
             let handler = loopBound.value
-            handler.perform(handler.session.tick(now: .now))
+            handler.perform(handler.session.tick(now: handler.clock.now))
         }
         if case .initiator = self.session.role {
             // Written before the TLS handshake ends: NIOSSL holds it until then.
@@ -112,7 +114,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
             message,
             certifiedNodeID: self.certifiedNodeID,
             localEpoch: self.hooks.currentEpoch(),
-            now: .now
+            now: self.clock.now
         )
         self.perform(received)
     }

@@ -1,3 +1,4 @@
+public import FlashSaleCore
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -37,6 +38,7 @@ public final class PeerPool: Sendable {
     private let hooks: PeerNodeHooks
     private let settings: Settings
     private let group: any EventLoopGroup
+    private let clock: any ServiceClock
     private let logger: Logger
     private let links = Mutex<[PeerEndpoint: PeerLink]>([:])
 
@@ -44,11 +46,13 @@ public final class PeerPool: Sendable {
         tls: PeerTLS,
         hooks: PeerNodeHooks,
         settings: Settings = .init(),
+        clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) {
         self.tls = tls
         self.hooks = hooks
         self.settings = settings
+        self.clock = clock
         self.group = MultiThreadedEventLoopGroup.singleton
         self.logger = logger
     }
@@ -113,6 +117,7 @@ public final class PeerPool: Sendable {
                 hooks: self.hooks,
                 settings: self.settings,
                 eventLoop: self.group.next(),
+                clock: self.clock,
                 logger: self.logger
             )
             links[peer] = link
@@ -146,16 +151,11 @@ public struct PeerEndpoint: Sendable, Hashable, CustomStringConvertible {
 
 /// The connection to one peer: at most one at a time, shared by every caller.
 final class PeerLink: Sendable {
-    struct Connection: Sendable {
+    struct Connection: Sendable, Equatable {
         let channel: any Channel
         let handler: NIOLoopBound<PeerChannelHandler>
-    }
 
-    private enum State {
-        case idle(backoff: Duration, retryAt: ContinuousClock.Instant?)
-        /// `backoff`: how long to wait before the next attempt if this one fails.
-        case connecting(EventLoopFuture<Connection>, backoff: Duration)
-        case connected(Connection)
+        static func == (left: Connection, right: Connection) -> Bool { left.channel === right.channel }
     }
 
     private let peer: PeerEndpoint
@@ -163,30 +163,41 @@ final class PeerLink: Sendable {
     private let hooks: PeerNodeHooks
     private let settings: PeerPool.Settings
     private let eventLoop: any EventLoop
+    private let clock: any ServiceClock
     private let logger: Logger
-    private let state: Mutex<State>
+    private let state: Mutex<PeerLinkState<Connection, EventLoopFuture<Connection>>>
 
-    init(peer: PeerEndpoint, tls: PeerTLS, hooks: PeerNodeHooks, settings: PeerPool.Settings, eventLoop: any EventLoop, logger: Logger) {
+    init(
+        peer: PeerEndpoint,
+        tls: PeerTLS,
+        hooks: PeerNodeHooks,
+        settings: PeerPool.Settings,
+        eventLoop: any EventLoop,
+        clock: any ServiceClock,
+        logger: Logger
+    ) {
         self.peer = peer
         self.tls = tls
         self.hooks = hooks
         self.settings = settings
         self.eventLoop = eventLoop
+        self.clock = clock
         self.logger = logger
-        self.state = Mutex(.idle(backoff: settings.initialBackoff, retryAt: nil))
+        self.state = Mutex(PeerLinkState(initialBackoff: settings.initialBackoff, maximumBackoff: settings.maximumBackoff))
     }
 
     func connection() async throws(PeerLinkError) -> Connection {
         let future: EventLoopFuture<Connection> = try self.state.withLock { (state) throws(PeerLinkError) in
-            switch state {
-            case .connected(let connection):
+            switch state.connectionWanted(now: self.clock.now) {
+            case .use(let connection):
                 return self.eventLoop.makeSucceededFuture(connection)
-            case .connecting(let future, _):
+            case .wait(for: let future):
                 return future
-            case .idle(let backoff, let retryAt):
-                if let retryAt, ContinuousClock.now < retryAt { throw .backingOff }
+            case .backingOff:
+                throw .backingOff
+            case .connect:
                 let future = self.connect()
-                state = .connecting(future, backoff: backoff)
+                state.attemptStarted(future)
                 return future
             }
         }
@@ -200,10 +211,7 @@ final class PeerLink: Sendable {
     }
 
     func close() async {
-        let connection: Connection? = self.state.withLock { state in
-            if case .connected(let connection) = state { return connection }
-            return nil
-        }
+        let connection = self.state.withLock { $0.connection }
         try? await connection?.channel.close()
     }
 
@@ -212,10 +220,10 @@ final class PeerLink: Sendable {
             role: .initiator(expectedPeer: self.peer.nodeID),
             localNodeID: self.tls.nodeID,
             timing: self.settings.session,
-            now: .now
+            now: self.clock.now
         )
         let established = self.eventLoop.makePromise(of: String.self)
-        let (tls, hooks, logger) = (self.tls, self.hooks, self.logger)
+        let (tls, hooks, clock, logger) = (self.tls, self.hooks, self.clock, self.logger)
         var bootstrap = ClientBootstrap(group: self.eventLoop)
         if let sourceHost = self.settings.sourceHost, let source = try? SocketAddress(ipAddress: sourceHost, port: 0) {
             bootstrap = bootstrap.bind(to: source)
@@ -229,7 +237,7 @@ final class PeerLink: Sendable {
                         try NIOSSLClientHandler(context: tls.clientContext, serverHostname: nil),
                         ByteToMessageHandler(PeerFrameDecoder()),
                         MessageToByteHandler(PeerFrameEncoder()),
-                        PeerChannelHandler(session: session, hooks: hooks, established: established, logger: logger),
+                        PeerChannelHandler(session: session, hooks: hooks, established: established, clock: clock, logger: logger),
                     ])
                 }
             }
@@ -244,28 +252,16 @@ final class PeerLink: Sendable {
                 }
             }
         future.whenComplete { result in
-            self.state.withLock { state in
-                switch result {
-                case .success(let connection):
-                    state = .connected(connection)
-                    connection.channel.closeFuture.whenComplete { _ in self.disconnected(connection) }
-                case .failure(let error):
-                    established.fail(error)
-                    let backoff: Duration
-                    if case .connecting(_, let next) = state { backoff = next } else { backoff = self.settings.initialBackoff }
-                    self.logger.warning("cannot reach peer", metadata: ["peer": "\(self.peer)", "error": "\(error)"])
-                    state = .idle(backoff: min(backoff * 2, self.settings.maximumBackoff), retryAt: .now + backoff)
-                }
+            switch result {
+            case .success(let connection):
+                self.state.withLock { $0.attemptSucceeded(connection) }
+                connection.channel.closeFuture.whenComplete { _ in self.state.withLock { $0.closed(connection) } }
+            case .failure(let error):
+                established.fail(error)
+                self.logger.warning("cannot reach peer", metadata: ["peer": "\(self.peer)", "error": "\(error)"])
+                self.state.withLock { $0.attemptFailed(now: self.clock.now) }
             }
         }
         return future
-    }
-
-    private func disconnected(_ connection: Connection) {
-        self.state.withLock { state in
-            if case .connected(let current) = state, current.channel === connection.channel {
-                state = .idle(backoff: self.settings.initialBackoff, retryAt: nil)
-            }
-        }
     }
 }

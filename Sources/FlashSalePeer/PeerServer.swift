@@ -1,3 +1,4 @@
+public import FlashSaleCore
 public import Logging
 import NIOCore
 import NIOPosix
@@ -13,11 +14,21 @@ public final class PeerServer: Service {
     private let tls: PeerTLS
     private let hooks: PeerNodeHooks
     private let timing: PeerSession.Timing
+    private let clock: any ServiceClock
     private let logger: Logger
     /// Open connections, closed when the server stops: a stopped node must look dead to its peers.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    public init(host: String, port: Int, tls: PeerTLS, hooks: PeerNodeHooks, timing: PeerSession.Timing = .init(), logger: Logger) {
+    public init(
+        host: String,
+        port: Int,
+        tls: PeerTLS,
+        hooks: PeerNodeHooks,
+        timing: PeerSession.Timing = .init(),
+        clock: any ServiceClock = SystemClock(),
+        logger: Logger
+    ) {
+        self.clock = clock
         self.host = host
         self.port = port
         self.tls = tls
@@ -27,7 +38,7 @@ public final class PeerServer: Service {
     }
 
     public func run() async throws {
-        let (tls, hooks, timing, logger) = (self.tls, self.hooks, self.timing, self.logger)
+        let (tls, hooks, timing, clock, logger) = (self.tls, self.hooks, self.timing, self.clock, self.logger)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -37,7 +48,7 @@ public final class PeerServer: Service {
                 self.connections.withLock { $0[key] = channel }
                 channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: key) } }
                 return channel.eventLoop.makeCompletedFuture {
-                    let session = PeerSession(role: .acceptor, localNodeID: tls.nodeID, timing: timing, now: .now)
+                    let session = PeerSession(role: .acceptor, localNodeID: tls.nodeID, timing: timing, now: clock.now)
                     // Nothing waits for an accepted connection's handshake, but the promise must be
                     // completed on every path, also when the channel closed before its handlers went in.
                     let established = channel.eventLoop.makePromise(of: String.self)
@@ -46,7 +57,7 @@ public final class PeerServer: Service {
                             NIOSSLServerHandler(context: tls.serverContext),
                             ByteToMessageHandler(PeerFrameDecoder()),
                             MessageToByteHandler(PeerFrameEncoder()),
-                            PeerChannelHandler(session: session, hooks: hooks, established: established, logger: logger),
+                            PeerChannelHandler(session: session, hooks: hooks, established: established, clock: clock, logger: logger),
                         ])
                     } catch {
                         established.fail(error)

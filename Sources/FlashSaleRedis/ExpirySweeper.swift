@@ -1,4 +1,4 @@
-import FlashSaleCore
+public import FlashSaleCore
 public import Logging
 public import ServiceLifecycle
 
@@ -11,15 +11,18 @@ public struct ExpirySweeper: Service {
     private let store: SKUStore
     private let logger: Logger
     private let warnings = ThrottledWarnings()
+    private let clock: any ServiceClock
 
     public init(
         store: SKUStore,
         intervalMilliseconds: Int = 250,
         skusPerCall: Int = 64,
         reservationsPerSKU: Int = 256,
+        clock: any ServiceClock = SystemClock(),
         logger: Logger
     ) {
         self.store = store
+        self.clock = clock
         self.intervalMilliseconds = intervalMilliseconds
         self.skusPerCall = skusPerCall
         self.reservationsPerSKU = reservationsPerSKU
@@ -41,7 +44,7 @@ public struct ExpirySweeper: Service {
             // A full pass means more may be due: sweep again at once rather than wait.
             if expired < self.skusPerCall {
                 let interval = Duration.milliseconds(self.intervalMilliseconds)
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: interval) }
             }
         }
     }

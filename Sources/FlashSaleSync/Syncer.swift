@@ -53,9 +53,17 @@ public final class Syncer: Service, Sendable {
     private let batchSizes = Recorder(label: "flashsale_syncer_batch_size")
     private let lagGauge = Gauge(label: "flashsale_syncer_lag_seconds")
     private let warnings = ThrottledWarnings()
+    private let clock: any ServiceClock
 
-    public init(configuration: Configuration, postgresURL: String, localStore: SKUStore, logger: Logger) {
+    public init(
+        configuration: Configuration,
+        postgresURL: String,
+        localStore: SKUStore,
+        clock: any ServiceClock = SystemClock(),
+        logger: Logger
+    ) {
         self.configuration = configuration
+        self.clock = clock
         let ttlMilliseconds = configuration.leaseTTL / .milliseconds(1)
         // A leader paused inside a flush must not hold the lease row's lock past its lease.
         let idleTimeout = Int64(ttlMilliseconds)
@@ -77,12 +85,12 @@ public final class Syncer: Service, Sendable {
         await self.prepare()
         let ttl = self.configuration.leaseTTL
         var lease = SyncerLease(
-            ttl: ttl, renewInterval: ttl / 5, retryInterval: ttl / 5, safetyMargin: ttl / 10, now: .now
+            ttl: ttl, renewInterval: ttl / 5, retryInterval: ttl / 5, safetyMargin: ttl / 10, now: self.clock.now
         )
         var positions: [String: String] = [:]
         var shards = ShardList()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let now = ContinuousClock.now
+            let now = self.clock.now
             switch lease.tick(now: now) {
             case .wait:
                 await self.pause(ttl / 10)
@@ -97,7 +105,7 @@ public final class Syncer: Service, Sendable {
                     if flushed == 0 { await self.pause(self.configuration.idleDelay) }
                 } catch SyncError.fenced {
                     self.logger.warning("the syncer lease moved on; this node stops flushing", metadata: ["epoch": "\(epoch)"])
-                    lease.lost(now: .now)
+                    lease.lost(now: self.clock.now)
                 } catch {
                     self.logger.warning("flush failed", metadata: ["error": "\(error)"])
                     positions = [:]
@@ -141,11 +149,11 @@ public final class Syncer: Service, Sendable {
                 lease.acquired(epoch: epoch, sentAt: sentAt)
                 self.logger.info("leading the syncer", metadata: ["fencingEpoch": "\(epoch)"])
             } else {
-                lease.acquireFailed(now: .now)
+                lease.acquireFailed(now: self.clock.now)
             }
             self.publish(view)
         } catch {
-            lease.acquireFailed(now: .now)
+            lease.acquireFailed(now: self.clock.now)
         }
     }
 
@@ -156,10 +164,10 @@ public final class Syncer: Service, Sendable {
             let (renewed, view) = try await self.postgres.withConnection { connection in
                 (try writer.renew(connection, epoch: epoch, ttlMilliseconds: ttl), try writer.lease(connection))
             }
-            if renewed { lease.renewed(epoch: epoch, sentAt: sentAt) } else { lease.lost(now: .now) }
+            if renewed { lease.renewed(epoch: epoch, sentAt: sentAt) } else { lease.lost(now: self.clock.now) }
             self.publish(view)
         } catch {
-            lease.renewFailed(now: .now)
+            lease.renewFailed(now: self.clock.now)
         }
     }
 
@@ -173,7 +181,7 @@ public final class Syncer: Service, Sendable {
 
     private func flushAll(epoch: Int64, shards list: inout ShardList, positions: inout [String: String]) async throws -> Int {
         let writer = self.writer
-        let now = ContinuousClock.now
+        let now = self.clock.now
         if list.readAt.map({ now - $0 >= .seconds(1) }) ?? true {
             list.shards = try await self.postgres.withConnection { try writer.shards($0) }
             list.readAt = now
@@ -256,6 +264,6 @@ public final class Syncer: Service, Sendable {
     }
 
     private func pause(_ duration: Duration) async {
-        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+        try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: duration) }
     }
 }

@@ -141,7 +141,7 @@ struct SplitSKUOperationsTests {
             #expect(try await operations.skuState("tv").settings.stock == 25)
             var logger = Logger(label: "test")
             logger.logLevel = .error
-            let recovery = TransferRecovery(shards: { [store] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0)
+            let recovery = TransferRecovery(shards: { [store] }, operations: operations, clock: SystemClock(), logger: logger, unfinishedForMilliseconds: 0)
             await recovery.finishUnfinished()
             #expect(try await store.unfinishedTransfers(olderThanMilliseconds: 0).isEmpty)
             #expect(try await store.skuState(SKUBuckets.name(of: "tv", bucket: 1)).settings.stock == 10 + taken.units)
@@ -160,9 +160,9 @@ struct SplitSKUOperationsTests {
             let taken = try #require(try await adopted.takeForTransfer(donor: SKUBuckets.name(of: "tv", bucket: 1), recipient: 0))
             var logger = Logger(label: "test")
             logger.logLevel = .error
-            await TransferRecovery(shards: { [own] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
+            await TransferRecovery(shards: { [own] }, operations: operations, clock: SystemClock(), logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
             #expect(try await operations.skuState("tv").settings.stock == 30 - taken.units)
-            await TransferRecovery(shards: { [own, adopted] }, operations: operations, logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
+            await TransferRecovery(shards: { [own, adopted] }, operations: operations, clock: SystemClock(), logger: logger, unfinishedForMilliseconds: 0).finishUnfinished()
             #expect(try await operations.skuState("tv").settings.stock == 30)
             #expect(try await adopted.unfinishedTransfers(olderThanMilliseconds: 0).isEmpty)
         }

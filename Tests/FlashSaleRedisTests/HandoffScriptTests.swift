@@ -97,6 +97,8 @@ struct HandoffScriptTests {
     }
 
     static func expireAfterImport(from previous: TestShard, to next: TestShard) async throws {
+        // Both shards' scripts read one time, however long the second took to start.
+        try await next.setScriptClock(milliseconds: try await previous.scriptClockMilliseconds())
         _ = try await previous.store.defineSKU("pen", settings: SKUSettings(stock: 1, reservationTtlSeconds: 1))
         let held = try await previous.store.reserve(sku: "pen", user: "u", quantity: 1, requestId: "q").reservation
         guard case .snapshot(let snapshot) = try await previous.store.exportForHandoff("pen") else {

@@ -51,7 +51,8 @@ public final class TestShard: Sendable {
         try await self.setScriptClock(milliseconds: try await self.scriptClockMilliseconds() + milliseconds)
     }
 
-    private func setScriptClock(milliseconds: Int64) async throws {
+    /// Sets the scripts' clock, for example to another shard's, as if both read one clock.
+    public func setScriptClock(milliseconds: Int64) async throws {
         precondition(self.scriptTime == .supplied, "the shard's scripts read Redis TIME")
         _ = try await self.client.send(["SET", SKUKeys.testClock, String(milliseconds)])
     }
