@@ -60,7 +60,11 @@ public final class MembershipService: Service {
         self.clock = clock
         self.node = node
         self.settings = settings
-        self.postgres = PostgresClient(url: postgresURL, queueCapacity: 16)
+        self.postgres = PostgresClient(
+            url: postgresURL,
+            queueCapacity: 16,
+            sessionSettings: Self.sessionSettings(leaseMilliseconds: settings.leaseMilliseconds)
+        )
         self.view = view
         self.skuCount = skuCount
         self.handoffs = handoffs
@@ -107,6 +111,14 @@ public final class MembershipService: Service {
         }
         await self.read()
         if raised, let membership = self.current { await self.announce(membership) }
+    }
+
+    /// A node paused (SIGSTOP, a long GC-like stall) inside a membership transaction would hold the
+    /// epoch row's lock, and with it every other node's heartbeat and every change, for as long as
+    /// it stays paused; PostgreSQL ends such a session once it has idled in its transaction for a
+    /// lease, by when the others count the node as gone anyway.
+    static func sessionSettings(leaseMilliseconds: Int) -> [String] {
+        ["SET idle_in_transaction_session_timeout = \(leaseMilliseconds)"]
     }
 
     public func run() async throws {

@@ -1,6 +1,7 @@
 import FlashSaleCluster
 import FlashSalePostgres
 import FlashSaleTesting
+import Foundation
 import Testing
 
 @testable import FlashSaleMembership
@@ -55,6 +56,37 @@ struct MembershipStoreTests {
         let moved = try MembershipStore.join(Self.node("n1", peerPort: 7001), leaseMilliseconds: 5000, connection)
         #expect(moved.raisedEpoch && moved.membership.epoch == 4)
         #expect(moved.membership.node("n1")?.peerAddress == "127.0.0.1:7001")
+    }
+
+    /// A node paused in the middle of a membership transaction (it holds the epoch row's lock)
+    /// holds up the others' changes for at most its lease, not for as long as it stays paused.
+    @Test func aNodePausedInsideAChangeHoldsTheEpochLockForAtMostALease() async throws {
+        let postgres = try PostgresServer()
+        defer { postgres.kill() }
+        let paused = try PostgresConnection(url: postgres.url)
+        for setting in MembershipService.sessionSettings(leaseMilliseconds: 500) { try paused.execute(setting) }
+        try MembershipStore.migrate(paused)
+        _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 5000, paused)
+        try paused.execute("BEGIN")
+        try paused.execute("SELECT epoch FROM cluster_epoch WHERE id = 1 FOR UPDATE")
+
+        // Another node's join waits on the lock, and gets it once the paused session is ended
+        // (or fails after 20 s, where it would otherwise wait for ever).
+        let url = postgres.url
+        let second = try await withCheckedThrowingContinuation { continuation in
+            // The join blocks in libpq: on a thread of its own, not the cooperative pool.
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result {
+                        let other = try PostgresConnection(url: url)
+                        try other.execute("SET lock_timeout = 20000")
+                        return try MembershipStore.join(Self.node("n2", peerPort: 7001), leaseMilliseconds: 5000, other)
+                    }
+                )
+            }
+        }
+        #expect(second.raisedEpoch && second.membership.epoch == 2)
+        #expect(throws: PostgresError.self) { try paused.execute("COMMIT") }
     }
 
     @Test func anOperatorAddsANodeAndRemovesOne() throws {
