@@ -119,6 +119,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The PostgreSQL record: its schema and every statement that writes or reads it.
+        .target(
+            name: "FlashSaleRecord",
+            dependencies: ["FlashSaleCore", "FlashSalePostgres"],
+            swiftSettings: swiftSettings
+        ),
+
         // The leader-elected, fenced syncer from every shard's outbox to the PostgreSQL record.
         .target(
             name: "FlashSaleSync",
@@ -126,6 +133,7 @@ let package = Package(
                 "FlashSaleCore",
                 "FlashSaleRedis",
                 "FlashSalePostgres",
+                "FlashSaleRecord",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,6 +195,7 @@ let package = Package(
                 "FlashSaleCheck",
                 "FlashSaleCore",
                 "FlashSalePostgres",
+                "FlashSaleRecord",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
@@ -254,9 +263,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlashSaleRecordTests",
+            dependencies: ["FlashSaleRecord", "FlashSaleCore", "FlashSalePostgres", "FlashSaleTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FlashSaleSyncTests",
             // The executable too: the failover tests run real `flashsale node` processes.
-            dependencies: ["FlashSaleSync", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting", "flashsale"],
+            dependencies: [
+                "FlashSaleSync", "FlashSaleRecord", "FlashSaleCore", "FlashSaleRedis", "FlashSalePostgres", "FlashSaleTesting", "flashsale",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

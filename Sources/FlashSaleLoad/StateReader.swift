@@ -1,6 +1,7 @@
 public import FlashSaleCheck
 import FlashSaleCore
 import FlashSalePostgres
+import FlashSaleRecord
 public import Foundation
 
 /// Reads what `InvariantChecker` compares a history with: every SKU and every reservation the
@@ -71,19 +72,13 @@ public struct StateReader: Sendable {
         }
         let postgres = PostgresClient(url: self.postgresURL)
         defer { Task { await postgres.stop() } }
-        let (rows, inventory) = try await postgres.withConnection { connection in
-            var rows: [String: [FinalState.RecordRow]] = [:]
-            for row in try connection.execute("SELECT id, sku, status FROM reservations") {
-                guard let id = row[0], let sku = row[1], let status = row[2].flatMap(ReservationStatus.init(rawValue:)) else { continue }
-                rows[id, default: []].append(.init(sku: sku, status: status))
-            }
-            var inventory: [String: [Int64]] = [:]
-            for row in try connection.execute("SELECT sku, stock, reserved, committed FROM inventory") {
-                guard let sku = row[0] else { continue }
-                inventory[sku] = row.dropFirst().compactMap { $0.flatMap { Int64($0) } }
-            }
-            return (rows, inventory)
+        let (reservationRows, inventoryRows) = try await postgres.withConnection { connection in
+            (try RecordReader.reservations(connection), try RecordReader.inventory(connection))
         }
+        var rows: [String: [FinalState.RecordRow]] = [:]
+        for row in reservationRows { rows[row.id, default: []].append(.init(sku: row.sku, status: row.status)) }
+        var inventory: [String: [Int64]] = [:]
+        for row in inventoryRows where row.bucket == nil { inventory[row.sku] = [row.stock, row.reserved, row.committed] }
         return FinalState(skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory)
     }
 }

@@ -1,81 +1,58 @@
-import FlashSaleCore
-import FlashSaleRedis
+/// One entry of a shard's outbox stream, as the scripts in FlashSaleRedis write it: a SKU's
+/// counters after a change, and the reservation it changed, if any. What the record is written from.
+public struct OutboxEvent: Sendable, Hashable {
+    public struct ReservationFields: Sendable, Hashable {
+        public var id: String
+        public var user: String
+        public var quantity: Int64
+        public var status: String
+        public var requestId: String
+        public var expiresAtMilliseconds: Int64
+        public var version: Int64
 
-/// One entry of a shard's outbox stream, as the scripts in FlashSaleRedis write it.
-struct OutboxEvent: Sendable, Hashable {
-    struct ReservationFields: Sendable, Hashable {
-        var id: String
-        var user: String
-        var quantity: Int64
-        var status: String
-        var requestId: String
-        var expiresAtMilliseconds: Int64
-        var version: Int64
-    }
-
-    var streamID: String
-    var sku: String
-    var stock: Int64
-    var reserved: Int64
-    var committed: Int64
-    var skuVersion: Int64
-    /// Above 1 for a split SKU's own entry, which holds no stock (its buckets' events do).
-    var buckets: Int64 = 1
-    var reservation: ReservationFields?
-
-    /// Milliseconds since the epoch at which Redis appended the entry (the first half of its id).
-    var appendedAtMilliseconds: Int64 {
-        Int64(self.streamID.prefix { $0 != "-" }) ?? 0
-    }
-
-    /// Parses an XRANGE reply: `[[id, [field, value, ...]], ...]`.
-    static func parse(_ reply: RedisReply) throws -> [OutboxEvent] {
-        guard let entries = reply.array else { throw SyncError.malformedOutbox("\(reply)") }
-        return try entries.map { entry in
-            guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let list = parts[1].array else {
-                throw SyncError.malformedOutbox("\(entry)")
-            }
-            var fields: [String: String] = [:]
-            var index = 0
-            while index + 1 < list.count {
-                if let key = list[index].string, let value = list[index + 1].string { fields[key] = value }
-                index += 2
-            }
-            func number(_ name: String) throws -> Int64 {
-                guard let value = fields[name].flatMap({ Int64($0) }) else { throw SyncError.malformedOutbox("\(id): \(name)") }
-                return value
-            }
-            guard let sku = fields["sku"] else { throw SyncError.malformedOutbox("\(id): sku") }
-            var reservation: ReservationFields?
-            if let reservationID = fields["id"] {
-                reservation = ReservationFields(
-                    id: reservationID,
-                    user: fields["user"] ?? "",
-                    quantity: try number("quantity"),
-                    status: fields["status"] ?? "",
-                    requestId: fields["requestId"] ?? "",
-                    expiresAtMilliseconds: try number("expiresAt"),
-                    version: try number("version")
-                )
-            }
-            return OutboxEvent(
-                streamID: id,
-                sku: sku,
-                stock: try number("stock"),
-                reserved: try number("reserved"),
-                committed: try number("committed"),
-                skuVersion: try number("skuVersion"),
-                buckets: fields["buckets"].flatMap { Int64($0) } ?? 1,
-                reservation: reservation
-            )
+        public init(id: String, user: String, quantity: Int64, status: String, requestId: String, expiresAtMilliseconds: Int64, version: Int64) {
+            self.id = id
+            self.user = user
+            self.quantity = quantity
+            self.status = status
+            self.requestId = requestId
+            self.expiresAtMilliseconds = expiresAtMilliseconds
+            self.version = version
         }
     }
-}
 
-public enum SyncError: Error, Sendable, Hashable {
-    case malformedOutbox(String)
-    /// The lease at this epoch is no longer ours: the flush was not written.
-    case fenced
-    /// The inventory row kept changing under the optimistic lock.
-    case inventoryConflict(String)
+    public var streamID: String
+    public var sku: String
+    public var stock: Int64
+    public var reserved: Int64
+    public var committed: Int64
+    public var skuVersion: Int64
+    /// Above 1 for a split SKU's own entry, which holds no stock (its buckets' events do).
+    public var buckets: Int64 = 1
+    public var reservation: ReservationFields?
+
+    public init(
+        streamID: String,
+        sku: String,
+        stock: Int64,
+        reserved: Int64,
+        committed: Int64,
+        skuVersion: Int64,
+        buckets: Int64 = 1,
+        reservation: ReservationFields?
+    ) {
+        self.streamID = streamID
+        self.sku = sku
+        self.stock = stock
+        self.reserved = reserved
+        self.committed = committed
+        self.skuVersion = skuVersion
+        self.buckets = buckets
+        self.reservation = reservation
+    }
+
+    /// Milliseconds since the epoch at which Redis appended the entry (the first half of its id).
+    public var appendedAtMilliseconds: Int64 {
+        Int64(self.streamID.prefix { $0 != "-" }) ?? 0
+    }
 }

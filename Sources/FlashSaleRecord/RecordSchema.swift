@@ -1,9 +1,9 @@
-import FlashSalePostgres
+public import FlashSalePostgres
 
 /// The PostgreSQL record: the fixed tables `inventory` and `reservations` (shared/DESIGN.md 3b)
 /// and the syncer's own. Created at start-up by every node; an advisory lock serialises nodes
 /// that start together.
-enum RecordSchema {
+public enum RecordSchema {
     static let statements = [
         """
         CREATE TABLE IF NOT EXISTS inventory (
@@ -41,7 +41,7 @@ enum RecordSchema {
         """,
     ]
 
-    static func migrate(_ connection: PostgresConnection) throws {
+    public static func migrate(_ connection: PostgresConnection) throws {
         try connection.transaction {
             // "relation already exists, skipping" on every start after the first is noise in the node's log.
             try connection.execute("SET LOCAL client_min_messages = warning")

@@ -1,20 +1,24 @@
 import FlashSaleCore
-import FlashSalePostgres
+public import FlashSalePostgres
 
 /// The syncer's statements against PostgreSQL. Every method runs on the PostgreSQL client's thread.
-struct RecordWriter: Sendable {
-    let holder: String
+public struct RecordWriter: Sendable {
+    public let holder: String
 
-    struct LeaseView: Sendable, Hashable {
-        var holder: String
-        var epoch: Int64
-        var lagMilliseconds: Int64?
-        var isLive: Bool
+    public init(holder: String) {
+        self.holder = holder
+    }
+
+    public struct LeaseView: Sendable, Hashable {
+        public var holder: String
+        public var epoch: Int64
+        public var lagMilliseconds: Int64?
+        public var isLive: Bool
     }
 
     /// Takes the lease when it has expired or is already ours; always with a new, higher epoch,
     /// which fences every earlier holder, even an earlier run of this same node.
-    func acquire(_ connection: PostgresConnection, ttlMilliseconds: Int64) throws -> Int64? {
+    public func acquire(_ connection: PostgresConnection, ttlMilliseconds: Int64) throws -> Int64? {
         let rows = try connection.execute(
             """
             INSERT INTO syncer_lease (id, holder, epoch, expires_at)
@@ -30,7 +34,7 @@ struct RecordWriter: Sendable {
     }
 
     /// Extends the lease if it is still ours at this epoch and has not run out.
-    func renew(_ connection: PostgresConnection, epoch: Int64, ttlMilliseconds: Int64) throws -> Bool {
+    public func renew(_ connection: PostgresConnection, epoch: Int64, ttlMilliseconds: Int64) throws -> Bool {
         try !connection.execute(
             """
             UPDATE syncer_lease SET expires_at = now() + $3 * interval '1 millisecond'
@@ -40,13 +44,13 @@ struct RecordWriter: Sendable {
         ).isEmpty
     }
 
-    func lease(_ connection: PostgresConnection) throws -> LeaseView? {
+    public func lease(_ connection: PostgresConnection) throws -> LeaseView? {
         let rows = try connection.execute("SELECT holder, epoch, lag_ms, expires_at > now() FROM syncer_lease WHERE id = 1")
         guard let row = rows.first, let holder = row[0], let epoch = row[1].flatMap({ Int64($0) }) else { return nil }
         return LeaseView(holder: holder, epoch: epoch, lagMilliseconds: row[2].flatMap { Int64($0) }, isLive: row[3] == "t")
     }
 
-    func register(_ connection: PostgresConnection, redisURL: String) throws {
+    public func register(_ connection: PostgresConnection, redisURL: String) throws {
         try connection.execute(
             """
             INSERT INTO shards (node_id, redis_url, registered_at) VALUES ($1, $2, now())
@@ -56,14 +60,14 @@ struct RecordWriter: Sendable {
         )
     }
 
-    func shards(_ connection: PostgresConnection) throws -> [(nodeID: String, redisURL: String)] {
+    public func shards(_ connection: PostgresConnection) throws -> [(nodeID: String, redisURL: String)] {
         try connection.execute("SELECT node_id, redis_url FROM shards ORDER BY node_id").compactMap { row in
             guard let id = row[0], let url = row[1] else { return nil }
             return (id, url)
         }
     }
 
-    func position(_ connection: PostgresConnection, shard: String) throws -> String? {
+    public func position(_ connection: PostgresConnection, shard: String) throws -> String? {
         try connection.execute("SELECT last_id FROM outbox_positions WHERE shard = $1", [shard]).first?.first ?? nil
     }
 
@@ -71,7 +75,7 @@ struct RecordWriter: Sendable {
     /// that the lease is still ours at `epoch`. Reservations are upserted by id, newer versions only;
     /// each SKU's inventory row by optimistic lock on its version; the shard's position last.
     /// Returns how many inventory updates had to retry.
-    func flush(
+    public func flush(
         _ connection: PostgresConnection,
         shard: String,
         events: [OutboxEvent],
@@ -85,7 +89,7 @@ struct RecordWriter: Sendable {
                 "SELECT 1 FROM syncer_lease WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > now() FOR UPDATE",
                 [self.holder, String(epoch)]
             )
-            guard !fence.isEmpty else { throw SyncError.fenced }
+            guard !fence.isEmpty else { throw RecordError.fenced }
 
             var latestReservation: [String: OutboxEvent.ReservationFields] = [:]
             var latestSKU: [String: OutboxEvent] = [:]
@@ -167,7 +171,7 @@ struct RecordWriter: Sendable {
             "SELECT sum(stock), sum(reserved), sum(committed) FROM inventory_buckets WHERE sku = $1",
             [sku]
         )
-        guard let row = sums.first, row.count == 3 else { throw SyncError.inventoryConflict(sku) }
+        guard let row = sums.first, row.count == 3 else { throw RecordError.inventoryConflict(sku) }
         return try self.writeInventory(connection, [sku, row[0] ?? "0", row[1] ?? "0", row[2] ?? "0"], version: nil, retriesMax: retriesMax)
     }
 
@@ -198,6 +202,13 @@ struct RecordWriter: Sendable {
                 if !inserted.isEmpty { return attempt }
             }
         }
-        throw SyncError.inventoryConflict(sku)
+        throw RecordError.inventoryConflict(sku)
     }
+}
+
+public enum RecordError: Error, Sendable, Hashable {
+    /// The lease at this epoch is no longer ours: the flush was not written.
+    case fenced
+    /// The inventory row kept changing under the optimistic lock.
+    case inventoryConflict(String)
 }

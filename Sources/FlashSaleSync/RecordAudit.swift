@@ -1,5 +1,6 @@
 import FlashSaleCore
 import FlashSalePostgres
+import FlashSaleRecord
 import FlashSaleRedis
 import Foundation
 public import Logging
@@ -81,18 +82,10 @@ public struct RecordAudit: Sendable {
             }
         }
         if !behind.isEmpty { return .behind(shards: behind) }
-        let (rows, bucketRows) = try await postgres.withConnection {
-            (
-                try $0.execute("SELECT sku, stock, reserved, committed, version FROM inventory"),
-                try $0.execute("SELECT sku, bucket, stock, reserved, committed, version FROM inventory_buckets")
-            )
-        }
         // A bucket's row, under the bucket's name.
-        let records = rows.compactMap { row in row[0].map { ($0, row.dropFirst().compactMap { $0.flatMap { Int64($0) } }) } }
-            + bucketRows.compactMap { row in
-                guard let sku = row[0], let bucket = row[1].flatMap({ Int($0) }) else { return nil }
-                return (SKUBuckets.name(of: sku, bucket: bucket), row.dropFirst(2).compactMap { $0.flatMap { Int64($0) } })
-            }
+        let records = try await postgres.withConnection { try RecordReader.inventory($0) }.map { row in
+            (row.bucket.map { SKUBuckets.name(of: row.sku, bucket: $0) } ?? row.sku, [row.stock, row.reserved, row.committed, row.version])
+        }
         var differences: [Difference] = []
         var recorded: Set<String> = []
         for (sku, record) in records {

@@ -1,5 +1,6 @@
 public import FlashSaleCore
 import FlashSalePostgres
+import FlashSaleRecord
 public import FlashSaleRedis
 import Foundation
 public import Logging
@@ -103,7 +104,7 @@ public final class Syncer: Service, Sendable {
                 do {
                     let flushed = try await self.flushAll(epoch: epoch, shards: &shards, positions: &positions)
                     if flushed == 0 { await self.pause(self.configuration.idleDelay) }
-                } catch SyncError.fenced {
+                } catch RecordError.fenced {
                     self.logger.warning("the syncer lease moved on; this node stops flushing", metadata: ["epoch": "\(epoch)"])
                     lease.lost(now: self.clock.now)
                 } catch {
