@@ -232,7 +232,15 @@ let package = Package(
         // Real servers for tests: starts redis-server and postgres processes and stops them by PID.
         .target(
             name: "FlashSaleTesting",
-            dependencies: ["FlashSaleCore", "FlashSaleRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "FlashSaleCore",
+                "FlashSaleRedis",
+                "FlashSaleCluster",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/FlashSaleTesting",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import FlashSaleTesting
 import Foundation
 import HTTPTypes
 import Testing

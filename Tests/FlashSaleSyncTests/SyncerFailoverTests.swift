@@ -14,47 +14,10 @@ import Testing
 @Suite(.serialized) struct SyncerFailoverTests {
     static let leaseMilliseconds = 1500
 
-    final class Cluster: @unchecked Sendable {
-        let postgres: PostgresServer
-        let shards: [TestShard]
-        let nodes: [NodeProcess]
-        let record: PostgresConnection
-
-        init() async throws {
-            let postgres = try PostgresServer()
-            let shards = [try await TestShard.start(), try await TestShard.start()]
-            let settings = #"{"syncer": {"leaseTtlMs": \#(SyncerFailoverTests.leaseMilliseconds)}}"#
-            self.nodes = try (0..<2).map { index in
-                try NodeProcess(id: "n\(index + 1)", redisURL: shards[index].server.url, postgresURL: postgres.url, settings: settings)
-            }
-            self.postgres = postgres
-            self.shards = shards
-            self.record = try PostgresConnection(url: postgres.url)
-        }
-
-        func leader() throws -> (holder: String, epoch: Int64)? {
-            guard let row = try self.record.execute("SELECT holder, epoch FROM syncer_lease WHERE expires_at > now()").first,
-                let holder = row[0], let epoch = row[1].flatMap({ Int64($0) })
-            else { return nil }
-            return (holder, epoch)
-        }
-
-        func waitForLeader(other excluded: String? = nil) async throws -> (holder: String, epoch: Int64) {
-            for _ in 0..<200 {
-                if let leader = try self.leader(), leader.holder != excluded { return leader }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw TestServerError.didNotStart("a syncer leader")
-        }
-
-        func close() async {
-            for node in self.nodes { node.signal(SIGKILL) }
-            for shard in self.shards { await shard.close() }
-        }
-    }
+    static let settings = #"{"syncer": {"leaseTtlMs": \#(SyncerFailoverTests.leaseMilliseconds)}}"#
 
     /// Sells on both shards until stopped; returns every acknowledged reservation in its last known state.
-    static func sell(_ cluster: Cluster, until stop: StopFlag) async -> [Reservation] {
+    static func sell(_ cluster: TestCluster, until stop: StopFlag) async -> [Reservation] {
         await withTaskGroup(of: [Reservation].self) { group in
             for (index, shard) in cluster.shards.enumerated() {
                 group.addTask {
@@ -79,7 +42,7 @@ import Testing
         }
     }
 
-    static func verifyRecord(_ cluster: Cluster, acknowledged: [Reservation]) async throws {
+    static func verifyRecord(_ cluster: TestCluster, acknowledged: [Reservation]) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let audit = RecordAudit(postgresURL: cluster.postgres.url, logger: logger)
@@ -90,7 +53,7 @@ import Testing
             outcome = try await audit.run()
         }
         #expect(outcome == .caughtUp([]), "the record does not agree with the shards")
-        let rows = try cluster.record.execute("SELECT id, status FROM reservations")
+        let rows = try PostgresConnection(url: cluster.postgres.url).execute("SELECT id, status FROM reservations")
         let recorded = Dictionary(uniqueKeysWithValues: rows.compactMap { row in row[0].map { ($0, row[1] ?? "") } })
         var missing = 0
         for reservation in acknowledged {
@@ -101,52 +64,70 @@ import Testing
         #expect(missing == 0, "\(missing) acknowledged reservations are not in the record")
     }
 
-    static func prepare(_ cluster: Cluster) async throws {
+    static func prepare(_ cluster: TestCluster) async throws {
         for (index, shard) in cluster.shards.enumerated() {
             _ = try await shard.store.defineSKU("sku\(index)", settings: SKUSettings(stock: 1_000_000, perUserLimit: 1_000_000))
         }
     }
 
     @Test func killingTheLeaderMidSaleLosesNothingAndWritesNothingTwice() async throws {
-        let cluster = try await Cluster()
-        try await Self.prepare(cluster)
-        let first = try await cluster.waitForLeader()
-        let stop = StopFlag()
-        async let sold = Self.sell(cluster, until: stop)
-        try await Task.sleep(for: .milliseconds(700))
-        let leaderNode = cluster.nodes.first { $0.id == first.holder }!
-        leaderNode.signal(SIGKILL)
-        let second = try await cluster.waitForLeader(other: first.holder)
-        #expect(second.epoch > first.epoch)
-        try await Task.sleep(for: .milliseconds(700))
-        stop.set()
-        let acknowledged = await sold
-        // Sales went on across the failover (how many depends on how busy the machine is).
-        #expect(acknowledged.count > 20)
-        try await Self.verifyRecord(cluster, acknowledged: acknowledged)
-        await cluster.close()
+        try await TestCluster.with(nodes: 2, peers: false, settings: Self.settings) { cluster in
+            try await Self.prepare(cluster)
+            let first = try await cluster.waitForSyncerLeader()
+            let stop = StopFlag()
+            async let sold = Self.sell(cluster, until: stop)
+            try await Task.sleep(for: .milliseconds(700))
+            cluster.node(first.holder).signal(SIGKILL)
+            let second = try await cluster.waitForSyncerLeader(other: first.holder)
+            #expect(second.epoch > first.epoch)
+            try await Task.sleep(for: .milliseconds(700))
+            stop.set()
+            let acknowledged = await sold
+            // Sales went on across the failover (how many depends on how busy the machine is).
+            #expect(acknowledged.count > 20)
+            try await Self.verifyRecord(cluster, acknowledged: acknowledged)
+        }
     }
 
     @Test func aLeaderPausedPastItsLeaseCannotCommitAFlush() async throws {
-        let cluster = try await Cluster()
-        try await Self.prepare(cluster)
-        let first = try await cluster.waitForLeader()
-        let stop = StopFlag()
-        async let sold = Self.sell(cluster, until: stop)
-        try await Task.sleep(for: .milliseconds(500))
-        let paused = cluster.nodes.first { $0.id == first.holder }!
-        paused.signal(SIGSTOP)
-        let second = try await cluster.waitForLeader(other: first.holder)
-        #expect(second.epoch > first.epoch)
-        try await Task.sleep(for: .milliseconds(500))
-        paused.signal(SIGCONT)
-        // Awake, the old leader may try to finish what it was doing: its epoch is fenced.
-        try await Task.sleep(for: .milliseconds(Self.leaseMilliseconds))
-        stop.set()
-        let acknowledged = await sold
-        let now = try await cluster.waitForLeader()
-        #expect(now.epoch >= second.epoch)
-        try await Self.verifyRecord(cluster, acknowledged: acknowledged)
-        await cluster.close()
+        try await TestCluster.with(nodes: 2, peers: false, settings: Self.settings) { cluster in
+            try await Self.prepare(cluster)
+            let first = try await cluster.waitForSyncerLeader()
+            let stop = StopFlag()
+            async let sold = Self.sell(cluster, until: stop)
+            try await Task.sleep(for: .milliseconds(500))
+            let paused = cluster.node(first.holder)
+            paused.signal(SIGSTOP)
+            let second = try await cluster.waitForSyncerLeader(other: first.holder)
+            #expect(second.epoch > first.epoch)
+            try await Task.sleep(for: .milliseconds(500))
+            paused.signal(SIGCONT)
+            // Awake, the old leader may try to finish what it was doing: its epoch is fenced.
+            try await Task.sleep(for: .milliseconds(Self.leaseMilliseconds))
+            stop.set()
+            let acknowledged = await sold
+            let now = try await cluster.waitForSyncerLeader()
+            #expect(now.epoch >= second.epoch)
+            try await Self.verifyRecord(cluster, acknowledged: acknowledged)
+        }
+    }
+}
+
+extension TestCluster {
+    /// The node holding a live syncer lease, and its fencing epoch.
+    func syncerLeader() throws -> (holder: String, epoch: Int64)? {
+        let record = try PostgresConnection(url: self.postgres.url)
+        guard let row = try record.execute("SELECT holder, epoch FROM syncer_lease WHERE expires_at > now()").first,
+            let holder = row[0], let epoch = row[1].flatMap({ Int64($0) })
+        else { return nil }
+        return (holder, epoch)
+    }
+
+    func waitForSyncerLeader(other excluded: String? = nil) async throws -> (holder: String, epoch: Int64) {
+        for _ in 0..<200 {
+            if let leader = try? self.syncerLeader(), leader.holder != excluded { return leader }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestServerError.didNotStart("a syncer leader")
     }
 }

@@ -1,28 +1,29 @@
-import FlashSaleCluster
-import FlashSaleTesting
-import Foundation
-import HTTPTypes
+public import FlashSaleCluster
+public import Foundation
+public import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import Testing
 
 /// Real `flashsale node` processes with their own Redis shards, one PostgreSQL and the launcher's
-/// certificates. Nodes can be added while it runs; `close` stops everything by PID.
-final class TestCluster: @unchecked Sendable {
-    let postgres: PostgresServer
-    private(set) var shards: [TestShard] = []
-    private(set) var nodes: [NodeProcess] = []
-    let tls: URL
+/// certificates: the one harness of every test that runs a cluster. Nodes can be added while it
+/// runs; `close` stops everything by PID.
+public final class TestCluster: @unchecked Sendable {
+    public let postgres: PostgresServer
+    public private(set) var shards: [TestShard] = []
+    public private(set) var nodes: [NodeProcess] = []
+    /// The nodes' certificates; nil for nodes without the peer protocol (each serves only its shard).
+    public let tls: URL?
     /// Every node's configuration file (`NodeConfiguration` keys as JSON).
-    let settings: String
-    let logLevel: String
+    public let settings: String
+    public let logLevel: String
 
     /// Starts n1...n`count` (certificates also for the next `spare` ids, to add later) and waits
-    /// until every one of them sees all of them active.
-    init(nodes count: Int, spare: Int = 0, settings: String = "{}", logLevel: String = "warning") async throws {
+    /// until every one of them sees all of them active. Without `peers` the nodes get no
+    /// certificates and run no peer protocol (the syncer's tests need only the shared record).
+    public init(nodes count: Int, spare: Int = 0, peers: Bool = true, settings: String = "{}", logLevel: String = "warning") async throws {
         self.settings = settings
         self.logLevel = logLevel
-        self.tls = try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" })
+        self.tls = peers ? try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" }) : nil
         self.postgres = try PostgresServer()
         do {
             for index in 1...count { try await self.start("n\(index)") }
@@ -36,14 +37,15 @@ final class TestCluster: @unchecked Sendable {
     /// Runs `body` on a fresh cluster and stops the cluster (nodes, shards, PostgreSQL) whether
     /// `body` returns or throws: stopped here, not in a deinit, since a node left running would
     /// keep the test runner's output open.
-    static func with<Value>(
+    public static func with<Value>(
         nodes count: Int,
         spare: Int = 0,
+        peers: Bool = true,
         settings: String = "{}",
         logLevel: String = "warning",
         _ body: (TestCluster) async throws -> Value
     ) async throws -> Value {
-        let cluster = try await TestCluster(nodes: count, spare: spare, settings: settings, logLevel: logLevel)
+        let cluster = try await TestCluster(nodes: count, spare: spare, peers: peers, settings: settings, logLevel: logLevel)
         do {
             let value = try await body(cluster)
             await cluster.close()
@@ -55,7 +57,7 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Starts a node with a fresh shard; it joins the cluster by itself.
-    func start(_ id: String) async throws {
+    public func start(_ id: String) async throws {
         let shard = try await TestShard.start()
         self.shards.append(shard)
         self.nodes.append(
@@ -66,13 +68,13 @@ final class TestCluster: @unchecked Sendable {
         )
     }
 
-    func node(_ id: String) -> NodeProcess { self.nodes.first { $0.id == id }! }
-    func shard(of id: String) -> TestShard { self.shards[self.nodes.firstIndex { $0.id == id }!] }
+    public func node(_ id: String) -> NodeProcess { self.nodes.first { $0.id == id }! }
+    public func shard(of id: String) -> TestShard { self.shards[self.nodes.firstIndex { $0.id == id }!] }
 
     /// Waits until every node in `active` answers /readyz and sees exactly `active` as its active
     /// nodes, each serving its own shard, with no change in progress (each join or leave is one
     /// change: started, then settled).
-    func waitUntilSettled(active: Set<String>, seconds: Int = 60) async throws {
+    public func waitUntilSettled(active: Set<String>, seconds: Int = 60) async throws {
         for id in active.sorted() {
             var settled = false
             for _ in 0..<(seconds * 10) where !settled {
@@ -94,13 +96,13 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// The owners a settled membership of `active` nodes gives SKUs (placement does not depend on the epoch).
-    static func membership(active: [String]) -> Membership {
+    public static func membership(active: [String]) -> Membership {
         Membership(epoch: 1, nodes: active.map { .init(id: $0, clientURL: "", peerAddress: "", redisURL: "", state: .active) })
     }
 
-    var ports: [Int] { self.nodes.map(\.httpPort) }
+    public var ports: [Int] { self.nodes.map(\.httpPort) }
 
-    func close() async {
+    public func close() async {
         for node in self.nodes { node.signal(SIGKILL) }
         for shard in self.shards { await shard.close() }
         self.postgres.kill()
@@ -108,8 +110,8 @@ final class TestCluster: @unchecked Sendable {
 }
 
 /// One HTTP request on its own connection, as a buyer's client would send it.
-enum HTTP {
-    static func call(
+public enum HTTP {
+    public static func call(
         _ port: Int,
         _ method: HTTPRequest.Method,
         _ path: String,
