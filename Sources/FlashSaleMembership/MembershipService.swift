@@ -28,16 +28,10 @@ public final class MembershipService: Service {
     private let adopted: @Sendable (Membership) async -> Void
     private let clock: any ServiceClock
     private let logger: Logger
-    private let state = Mutex(State())
+    private let schedule: Mutex<MembershipSchedule>
+    private let wake = WakeSignal()
 
     private let view: MembershipView
-
-    private struct State {
-        /// The newest epoch a peer has told us of; read the membership when it is ahead of ours.
-        var heardEpoch: Int64 = 0
-        /// Heartbeat at once rather than on schedule: this node's handoffs are done.
-        var heartbeatNow = false
-    }
 
     /// The membership read is published to `view`, which the node's other services read.
     /// `adopted` is called each time this node takes a newer epoch as its own (its shard records
@@ -71,6 +65,7 @@ public final class MembershipService: Service {
         self.announce = announce
         self.adopted = adopted
         self.logger = logger
+        self.schedule = Mutex(MembershipSchedule(heartbeatInterval: .milliseconds(settings.heartbeatMilliseconds), now: clock.now))
     }
 
     /// The membership as last read; nil until this node has joined.
@@ -78,7 +73,8 @@ public final class MembershipService: Service {
 
     /// A peer knows membership `epoch`: read ours again soon if it is newer.
     public func observe(epoch: Int64) {
-        self.state.withLock { $0.heardEpoch = max($0.heardEpoch, epoch) }
+        let known = self.view.epoch
+        if self.schedule.withLock({ $0.heard(epoch: epoch, knownEpoch: known) }) { self.wake.ring() }
     }
 
     /// Reads the membership now unless ours is at least `epoch` already. A node that receives a
@@ -91,7 +87,8 @@ public final class MembershipService: Service {
 
     /// This node's handoffs are done: report it now, so that the change can settle without waiting for the next heartbeat.
     public func reportHandoffSoon() {
-        self.state.withLock { $0.heartbeatNow = true }
+        self.schedule.withLock { $0.handoffsDone() }
+        self.wake.ring()
     }
 
     /// `POST /v1/cluster/nodes`. Throws `MembershipStoreError` when the change must wait or is refused.
@@ -123,51 +120,41 @@ public final class MembershipService: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            await self.join()
-            var nextHeartbeat = self.clock.now
             while !Task.isCancelled {
-                let known = self.view.epoch
-                let (heard, now) = self.state.withLock { state in
-                    defer { state.heartbeatNow = false }
-                    return (state.heardEpoch, state.heartbeatNow)
+                let (now, known) = (self.clock.now, self.view.epoch)
+                switch self.schedule.withLock({ $0.next(now: now, knownEpoch: known) }) {
+                case .join: await self.join()
+                case .read: await self.read()
+                case .heartbeat: await self.heartbeat()
+                case .wait(let deadline): await self.wake.wait(until: deadline, on: self.clock)
                 }
-                if heard > known { await self.read() }
-                if now || self.clock.now >= nextHeartbeat {
-                    nextHeartbeat = self.clock.now + .milliseconds(self.settings.heartbeatMilliseconds)
-                    await self.heartbeat()
-                }
-                try? await self.clock.sleep(for: .milliseconds(50))
             }
         }
         await self.postgres.stop()
     }
 
     private func join() async {
-        var announced = self.node
-        var delay = Duration.milliseconds(100)
-        while !Task.isCancelled {
-            announced.skuCount = await self.skuCount() ?? 0
-            do {
-                let (node, lease) = (announced, self.settings.leaseMilliseconds)
-                let (membership, raised) = try await self.postgres.withConnection { connection in
-                    try MembershipStore.migrate(connection)
-                    return try MembershipStore.join(node, leaseMilliseconds: lease, connection)
-                }
-                await self.publish(membership)
-                self.logger.info(
-                    "joined the cluster",
-                    metadata: ["epoch": "\(membership.epoch)", "nodes": "\(membership.nodes.map(\.id))", "newEpoch": "\(raised)"]
-                )
-                if raised { await self.announce(membership) }
-                return
-            } catch MembershipStoreError.changeInProgress(let why) {
-                self.logger.info("waiting to join the cluster", metadata: ["reason": "\(why)"])
-                try? await self.clock.sleep(for: .milliseconds(200))
-            } catch {
-                self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
-                try? await self.clock.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
+        var node = self.node
+        node.skuCount = await self.skuCount() ?? 0
+        do {
+            let (announced, lease) = (node, self.settings.leaseMilliseconds)
+            let (membership, raised) = try await self.postgres.withConnection { connection in
+                try MembershipStore.migrate(connection)
+                return try MembershipStore.join(announced, leaseMilliseconds: lease, connection)
             }
+            await self.publish(membership)
+            self.schedule.withLock { $0.joined(now: self.clock.now) }
+            self.logger.info(
+                "joined the cluster",
+                metadata: ["epoch": "\(membership.epoch)", "nodes": "\(membership.nodes.map(\.id))", "newEpoch": "\(raised)"]
+            )
+            if raised { await self.announce(membership) }
+        } catch MembershipStoreError.changeInProgress(let why) {
+            self.logger.info("waiting to join the cluster", metadata: ["reason": "\(why)"])
+            self.schedule.withLock { $0.joinFailed(.changeInProgress, now: self.clock.now) }
+        } catch {
+            self.logger.warning("cannot join the cluster yet", metadata: ["error": "\(error)"])
+            self.schedule.withLock { $0.joinFailed(.unreachable, now: self.clock.now) }
         }
     }
 
