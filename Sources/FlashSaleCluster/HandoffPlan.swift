@@ -72,6 +72,13 @@ public struct HandoffPlan: Sendable, Hashable {
         return started
     }
 
+    /// The earliest instant `start` has a move to give if no move in flight ends first: nil while
+    /// the moves in flight fill the concurrency (one ending comes first) or none waits.
+    public func nextStart(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard self.inFlight.count < self.concurrency else { return nil }
+        return self.waiting.map { self.retryAt[$0.sku] ?? now }.min()
+    }
+
     /// The new owner has the SKU and acknowledged it.
     public mutating func completed(_ sku: String) {
         guard self.inFlight.removeValue(forKey: sku) != nil else { return }

@@ -108,6 +108,7 @@ public struct CoordinatorNode: Sendable {
                         logger.warning("cannot record the membership epoch in the shard", metadata: ["error": "\(error)"])
                     }
                     await adopted.keepOnly(adoptedBy: this.id, in: membership)
+                    rebalancer?.membershipChanged()
                 },
                 announce: { [peerPool] membership in
                     // Every other shard learns the epoch before its node may still route by the old one;

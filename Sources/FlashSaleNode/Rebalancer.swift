@@ -28,6 +28,10 @@ final class Rebalancer: Service, Sendable {
     private let clock: any ServiceClock
     private let logger: Logger
     private let reported = Mutex<[String: Membership.HandoffReport]>([:])
+    /// Rung when the membership changes: the runner otherwise sleeps until a move's retry is due.
+    private let wake = WakeSignal()
+    /// How soon a shard whose SKUs could not be listed is looked at again.
+    private static let listingRetry = Duration.milliseconds(200)
     private let movedCounter = Counter(label: "flashsale_handoff_skus_moved_total")
     private let failedCounter = Counter(label: "flashsale_handoff_failed_attempts_total")
     /// The longest a SKU of this node was frozen (from its export until the new owner had it):
@@ -64,29 +68,50 @@ final class Rebalancer: Service, Sendable {
     /// epoch last planned for.
     var reports: [String: Membership.HandoffReport] { self.reported.withLock { $0 } }
 
+    /// This node took a new membership epoch: plan again now.
+    func membershipChanged() {
+        self.wake.ring()
+    }
+
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Completion.self) { group in
                 var works: [String: Work] = [:]
-                var ticking = false
+                /// The deadline of the wake-up waiting in the group, if one is.
+                var wakingAt: ContinuousClock.Instant?
                 while !Task.isCancelled {
                     let shards = self.shards()
                     let served = Set(shards.map(\.nodeID))
                     works = works.filter { served.contains($0.key) }
                     self.reported.withLock { reports in reports = reports.filter { served.contains($0.key) } }
+                    var deadlines: [ContinuousClock.Instant] = []
                     for shard in shards {
-                        guard var work = await self.plan(works[shard.nodeID], shard) else { continue }
+                        let planned: Work?
+                        do {
+                            planned = try await self.plan(works[shard.nodeID], shard)
+                        } catch {
+                            self.logger.warning("cannot list a shard's SKUs to hand over", metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
+                            deadlines.append(self.clock.now + Self.listingRetry)
+                            continue
+                        }
+                        guard var work = planned else { continue }
                         let epoch = work.plan.epoch
-                        for move in work.plan.start(now: self.clock.now) {
+                        let now = self.clock.now
+                        for move in work.plan.start(now: now) {
                             group.addTask { .moved(shard.nodeID, move.sku, epoch: epoch, await self.move(move, epoch: epoch, from: shard)) }
                         }
+                        if let next = work.plan.nextStart(now: now) { deadlines.append(next) }
                         works[shard.nodeID] = work
                     }
-                    if !ticking {
-                        ticking = true
+                    // Nothing to retry: sleep until the membership changes (an hour at most).
+                    let deadline = deadlines.min() ?? self.clock.now + .seconds(3600)
+                    if let wakingAt {
+                        if deadline < wakingAt { self.wake.ring() }
+                    } else {
+                        wakingAt = deadline
                         group.addTask {
-                            try? await self.clock.sleep(for: .milliseconds(100))
-                            return .tick
+                            await self.wake.wait(until: deadline, on: self.clock)
+                            return .woken
                         }
                     }
                     switch await group.next() {
@@ -97,8 +122,8 @@ final class Rebalancer: Service, Sendable {
                         if succeeded { work.plan.completed(sku) } else { work.plan.failed(sku, now: self.clock.now) }
                         works[nodeID] = work
                         self.publish(work, for: nodeID)
-                    case .tick?, nil:
-                        ticking = false
+                    case .woken?, nil:
+                        wakingAt = nil
                     }
                 }
                 group.cancelAll()
@@ -108,7 +133,7 @@ final class Rebalancer: Service, Sendable {
 
     private enum Completion: Sendable {
         case moved(String, String, epoch: Int64, Bool)
-        case tick
+        case woken
     }
 
     /// The plan in progress, and what plans before it under the same epoch moved.
@@ -136,19 +161,15 @@ final class Rebalancer: Service, Sendable {
     /// Keeps the plan in step with the membership: a new plan for a new epoch; once a plan's moves
     /// are made, one more look at the shard, since a call that started under the old epoch may have
     /// created a SKU here after the plan was made. Finished when a look finds nothing to move.
-    private func plan(_ work: Work?, _ shard: Shard) async -> Work? {
+    /// Throws when the shard's SKUs cannot be listed; the work so far stands.
+    private func plan(_ work: Work?, _ shard: Shard) async throws -> Work? {
         guard let membership = self.membership() else { return work }
         if let work, work.plan.epoch == membership.epoch, !work.plan.progress.isDone || work.isFinished {
             return work
         }
         var skus: [String] = []
         if membership.isRebalancing {
-            do {
-                skus = try await shard.store.heldSKUs()
-            } catch {
-                self.logger.warning("cannot list a shard's SKUs to hand over", metadata: ["shard": "\(shard.nodeID)", "error": "\(error)"])
-                return work
-            }
+            skus = try await shard.store.heldSKUs()
         }
         let sameEpoch = work.flatMap { $0.plan.epoch == membership.epoch ? $0 : nil }
         let next = Work(
