@@ -84,33 +84,37 @@ public final class Syncer: Service, Sendable {
 
     public func run() async throws {
         await self.prepare()
-        let ttl = self.configuration.leaseTTL
-        var lease = SyncerLease(
-            ttl: ttl, renewInterval: ttl / 5, retryInterval: ttl / 5, safetyMargin: ttl / 10, now: self.clock.now
+        var schedule = SyncerSchedule(
+            leaseTTL: self.configuration.leaseTTL, idleDelay: self.configuration.idleDelay, now: self.clock.now
         )
         var positions: [String: String] = [:]
-        var shards = ShardList()
+        var shards: [(nodeID: String, redisURL: String)] = []
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = self.clock.now
-            switch lease.tick(now: now) {
-            case .wait:
-                await self.pause(ttl / 10)
+            switch schedule.next(now: now) {
+            case .wait(let until):
+                await self.pause(until: until)
             case .acquire:
-                await self.acquire(&lease, sentAt: now)
+                await self.acquire(&schedule, sentAt: now)
                 positions = [:]
             case .renew(let epoch):
-                await self.renew(&lease, epoch: epoch, sentAt: now)
-            case .flush(let epoch):
+                await self.renew(&schedule, epoch: epoch, sentAt: now)
+            case .flush(let epoch, let readShards):
                 do {
-                    let flushed = try await self.flushAll(epoch: epoch, shards: &shards, positions: &positions)
-                    if flushed == 0 { await self.pause(self.configuration.idleDelay) }
+                    if readShards {
+                        let writer = self.writer
+                        shards = try await self.postgres.withConnection { try writer.shards($0) }
+                        schedule.shardsRead(now: now)
+                    }
+                    let flushed = try await self.flushAll(epoch: epoch, shards: shards, positions: &positions)
+                    schedule.flushed(events: flushed, now: self.clock.now)
                 } catch RecordError.fenced {
                     self.logger.warning("the syncer lease moved on; this node stops flushing", metadata: ["epoch": "\(epoch)"])
-                    lease.lost(now: self.clock.now)
+                    schedule.lost(now: self.clock.now)
                 } catch {
                     self.logger.warning("flush failed", metadata: ["error": "\(error)"])
                     positions = [:]
-                    await self.pause(ttl / 10)
+                    schedule.flushFailed(now: self.clock.now)
                 }
             }
         }
@@ -133,12 +137,12 @@ public final class Syncer: Service, Sendable {
                 return
             } catch {
                 self.logger.warning("PostgreSQL is not ready for the syncer", metadata: ["error": "\(error)"])
-                await self.pause(.seconds(1))
+                await self.pause(until: self.clock.now + .seconds(1))
             }
         }
     }
 
-    private func acquire(_ lease: inout SyncerLease, sentAt: ContinuousClock.Instant) async {
+    private func acquire(_ lease: inout SyncerSchedule, sentAt: ContinuousClock.Instant) async {
         let writer = self.writer
         let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
         do {
@@ -158,7 +162,7 @@ public final class Syncer: Service, Sendable {
         }
     }
 
-    private func renew(_ lease: inout SyncerLease, epoch: Int64, sentAt: ContinuousClock.Instant) async {
+    private func renew(_ lease: inout SyncerSchedule, epoch: Int64, sentAt: ContinuousClock.Instant) async {
         let writer = self.writer
         let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
         do {
@@ -173,21 +177,7 @@ public final class Syncer: Service, Sendable {
     }
 
     /// One pass over every registered shard: at most one batch each. Returns events flushed.
-    /// The registered shards, read again at most once a second rather than on every pass:
-    /// a flush pass runs every few milliseconds under load, and shards join rarely.
-    struct ShardList {
-        var shards: [(nodeID: String, redisURL: String)] = []
-        var readAt: ContinuousClock.Instant?
-    }
-
-    private func flushAll(epoch: Int64, shards list: inout ShardList, positions: inout [String: String]) async throws -> Int {
-        let writer = self.writer
-        let now = self.clock.now
-        if list.readAt.map({ now - $0 >= .seconds(1) }) ?? true {
-            list.shards = try await self.postgres.withConnection { try writer.shards($0) }
-            list.readAt = now
-        }
-        let shards = list.shards
+    private func flushAll(epoch: Int64, shards: [(nodeID: String, redisURL: String)], positions: inout [String: String]) async throws -> Int {
         var flushed = 0
         var lagMilliseconds: Int64 = 0
         for shard in shards {
@@ -224,7 +214,7 @@ public final class Syncer: Service, Sendable {
         let reply = try await client.send(["XRANGE", SKUKeys.outbox, "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
         let events = try OutboxEvent.parse(reply)
         guard let last = events.last else { return (0, 0) }
-        let lag = max(0, Int64(Date().timeIntervalSince1970 * 1000) - events[0].appendedAtMilliseconds)
+        let lag = max(0, self.clock.unixMilliseconds - events[0].appendedAtMilliseconds)
         let retriesMax = self.configuration.inventoryRetriesMax
         let retries = try await self.postgres.withConnection { connection in
             try writer.flush(
@@ -264,7 +254,7 @@ public final class Syncer: Service, Sendable {
         }
     }
 
-    private func pause(_ duration: Duration) async {
-        try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: duration) }
+    private func pause(until deadline: ContinuousClock.Instant) async {
+        try? await cancelWhenGracefulShutdown { try await self.clock.sleep(until: deadline) }
     }
 }

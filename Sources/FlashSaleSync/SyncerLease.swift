@@ -12,8 +12,8 @@ public struct SyncerLease: Sendable {
         case renew(epoch: Int64)
         /// Lead: flush outboxes under this epoch.
         case flush(epoch: Int64)
-        /// Not leading; nothing to do until the next tick.
-        case wait
+        /// Not leading; nothing to do until this instant (the next attempt to take the lease).
+        case wait(until: ContinuousClock.Instant)
     }
 
     private enum State: Sendable, Hashable {
@@ -44,10 +44,18 @@ public struct SyncerLease: Sendable {
         return nil
     }
 
+    /// When a leader must next renew, or a follower next try: a leader's flushes pause no later.
+    public var nextDeadline: ContinuousClock.Instant {
+        switch self.state {
+        case .follower(let nextAttempt): return nextAttempt
+        case .leader(_, _, let renewAt): return renewAt
+        }
+    }
+
     public mutating func tick(now: ContinuousClock.Instant) -> Action {
         switch self.state {
         case .follower(let nextAttempt):
-            return now >= nextAttempt ? .acquire : .wait
+            return now >= nextAttempt ? .acquire : .wait(until: nextAttempt)
         case .leader(let epoch, let trustedUntil, let renewAt):
             if now >= trustedUntil {
                 // Renewals kept failing (PostgreSQL unreachable): someone else may lead by now.

@@ -24,7 +24,7 @@ import Testing
         var lease = self.lease()
         #expect(lease.tick(now: start) == .acquire)
         lease.acquireFailed(now: start)
-        #expect(lease.tick(now: start + .milliseconds(499)) == .wait)
+        #expect(lease.tick(now: start + .milliseconds(499)) == .wait(until: start + .milliseconds(500)))
         #expect(lease.tick(now: start + .milliseconds(500)) == .acquire)
         #expect(lease.leaderEpoch == nil)
     }
@@ -53,7 +53,7 @@ import Testing
         lease.acquired(epoch: 3, sentAt: start)
         lease.lost(now: start + .milliseconds(200))
         #expect(lease.leaderEpoch == nil)
-        #expect(lease.tick(now: start + .milliseconds(300)) == .wait)
+        #expect(lease.tick(now: start + .milliseconds(300)) == .wait(until: start + .milliseconds(700)))
         #expect(lease.tick(now: start + .milliseconds(700)) == .acquire)
         lease.acquired(epoch: 5, sentAt: start + .milliseconds(700))
         #expect(lease.tick(now: start + .milliseconds(800)) == .flush(epoch: 5))

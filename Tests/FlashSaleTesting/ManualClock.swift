@@ -13,17 +13,21 @@ public final class ManualClock: ServiceClock {
 
     private struct State {
         var now: ContinuousClock.Instant
+        var unixMilliseconds: Int64
         var nextID: UInt64 = 0
         var sleepers: [Sleeper] = []
     }
 
     private let state: Mutex<State>
 
-    public init(now: ContinuousClock.Instant = .now) {
-        self.state = Mutex(State(now: now))
+    public init(now: ContinuousClock.Instant = .now, unixMilliseconds: Int64 = 1_800_000_000_000) {
+        self.state = Mutex(State(now: now, unixMilliseconds: unixMilliseconds))
     }
 
     public var now: ContinuousClock.Instant { self.state.withLock { $0.now } }
+
+    /// Starts at the instant given (2027-01-15 by default) and moves with `advance(by:)`.
+    public var unixMilliseconds: Int64 { self.state.withLock { $0.unixMilliseconds } }
 
     /// How many tasks are asleep on this clock now.
     public var sleepers: Int { self.state.withLock { $0.sleepers.count } }
@@ -60,6 +64,7 @@ public final class ManualClock: ServiceClock {
     public func advance(by duration: Duration) {
         let due = self.state.withLock { state -> [Sleeper] in
             state.now = state.now + duration
+            state.unixMilliseconds += Int64(duration / .milliseconds(1))
             let now = state.now
             let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
             state.sleepers.removeAll { $0.deadline <= now }
