@@ -21,6 +21,7 @@ public struct RedisScript: Sendable, Hashable {
         case transferIn = "transfer_in"
         case transferDone = "transfer_done"
         case pending
+        case soldOut = "soldout"
     }
 
     public let name: Name

@@ -2,6 +2,7 @@ public import FlashSaleCore
 import Foundation
 public import Logging
 import Metrics
+import Synchronization
 
 /// The sale operations of one Redis shard. Every change is one Lua script call, so each is atomic
 /// and appends its outbox event in the same call.
@@ -15,11 +16,26 @@ public final class SKUStore: SaleOperations {
     /// tools, is unfenced: `Int64.max`.
     private let callerEpoch: @Sendable () -> Int64
     private let reservationOutcomes: [String: Counter]
+    /// Sold-out answers from memory: only on the store of a node's own shard (an adopted shard's
+    /// owner may come back and write to it at any time), nil elsewhere.
+    private let soldOutMemo: Mutex<SoldOutMemo>
+    private let answersSoldOutFromMemory: Bool
+    private let soldOutFromMemory = Counter(label: "flashsale_sold_out_from_memory_total")
+    private let clock: any ServiceClock
 
-    public init(scripts: ScriptRunner, logger: Logger, callerEpoch: @escaping @Sendable () -> Int64 = { .max }) {
+    public init(
+        scripts: ScriptRunner,
+        logger: Logger,
+        callerEpoch: @escaping @Sendable () -> Int64 = { .max },
+        soldOutMemo: SoldOutMemo.Settings? = nil,
+        clock: any ServiceClock = SystemClock()
+    ) {
         self.scripts = scripts
         self.logger = logger
         self.callerEpoch = callerEpoch
+        self.soldOutMemo = Mutex(SoldOutMemo(settings: soldOutMemo ?? .init()))
+        self.answersSoldOutFromMemory = soldOutMemo != nil
+        self.clock = clock
         var outcomes: [String: Counter] = [:]
         for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "outbox_full", "unavailable"] {
             outcomes[outcome] = Counter(label: "flashsale_reservations_total", dimensions: [("outcome", outcome)])
@@ -31,9 +47,68 @@ public final class SKUStore: SaleOperations {
         await self.run(operation, mayCreate: true)
     }
 
-    /// Each operation's script call. `mayCreate` false makes a define only update a SKU this
-    /// shard holds (see `defineSKU(_:settings:mayCreate:)`).
+    /// Each operation's script call, after the sold-out memo where there is one: a reserve of a
+    /// memoised SKU by a requestId it has never seen is answered from memory; any other operation
+    /// ends the SKU's memo before it is sent and again once it is answered.
+    /// `mayCreate` false makes a define only update a SKU this shard holds (see
+    /// `defineSKU(_:settings:mayCreate:)`).
     public func run(_ operation: SaleOperation, mayCreate: Bool) async -> SaleOutcome {
+        guard self.answersSoldOutFromMemory else { return await self.runScript(operation, mayCreate: mayCreate) }
+        let sku = operation.sku
+        guard case .reserve(_, _, _, let requestId) = operation else {
+            self.forgetSoldOut(sku)
+            defer { self.forgetSoldOut(sku) }
+            return await self.runScript(operation, mayCreate: mayCreate)
+        }
+        let epoch = self.callerEpoch()
+        let now = self.clock.now
+        if self.soldOutMemo.withLock({ $0.answer(sku: sku, requestId: requestId, epoch: epoch, now: now) }) == .soldOut {
+            self.reservationOutcomes["sold_out"]?.increment()
+            self.soldOutFromMemory.increment()
+            return .failure(.soldOut)
+        }
+        let outcome = await self.runScript(operation, mayCreate: mayCreate)
+        switch outcome {
+        case .failure(.soldOut):
+            await self.snapshotSoldOut(sku)
+        case .failure(.limitExceeded):
+            break
+        default:
+            // Created, repeated, or unknown (a lost connection may have created it).
+            self.forgetSoldOut(sku)
+        }
+        return outcome
+    }
+
+    /// Redis answered `sold_out`: takes the snapshot the memo asks for, if it asks for one.
+    private func snapshotSoldOut(_ sku: String) async {
+        let sentAt = self.clock.now
+        guard let token = self.soldOutMemo.withLock({ $0.soldOutAnswered(sku: sku, now: sentAt) }) else { return }
+        let epoch = self.callerEpoch()
+        do throws(SaleError) {
+            let fields = try Self.fields(try await self.run(.soldOut, [sku]))
+            let snapshot: SoldOutMemo.Snapshot
+            if fields[0].string == "sold_out", fields.count >= 2, let dueIn = fields[1].integer {
+                snapshot = .soldOut(
+                    requestIds: Set(fields.dropFirst(2).compactMap(\.string)),
+                    firstDueIn: dueIn < 0 ? nil : .milliseconds(dueIn)
+                )
+            } else {
+                snapshot = .notSoldOut
+            }
+            self.soldOutMemo.withLock { $0.snapshotTaken(sku: sku, token: token, epoch: epoch, sentAt: sentAt, snapshot) }
+        } catch {
+            self.soldOutMemo.withLock { $0.snapshotFailed(sku: sku, token: token) }
+        }
+    }
+
+    /// Ends `sku`'s sold-out memo (a handoff moves it in or out).
+    private func forgetSoldOut(_ sku: String) {
+        guard self.answersSoldOutFromMemory else { return }
+        self.soldOutMemo.withLock { $0.changing(sku) }
+    }
+
+    private func runScript(_ operation: SaleOperation, mayCreate: Bool) async -> SaleOutcome {
         do throws(SaleError) {
             switch operation {
             case .defineSKU(let sku, let settings):
@@ -234,6 +309,8 @@ public final class SKUStore: SaleOperations {
     /// Freezes `sku` (every later script on it answers `moved`) and returns its whole state.
     /// Repeatable: a frozen SKU answers the same snapshot until `finishHandoff`.
     public func exportForHandoff(_ sku: String) async throws(SaleError) -> Export {
+        self.forgetSoldOut(sku)
+        defer { self.forgetSoldOut(sku) }
         let reply = try await self.run(.export, [sku])
         let fields = try Self.fields(reply)
         switch fields.first?.string {
@@ -274,6 +351,8 @@ public final class SKUStore: SaleOperations {
     @discardableResult
     public func importHandoff(_ snapshot: SKUSnapshot) async throws(SaleError) -> Bool {
         let state = snapshot.state
+        self.forgetSoldOut(state.sku)
+        defer { self.forgetSoldOut(state.sku) }
         var arguments = [
             state.sku, String(state.settings.stock), String(state.reserved), String(state.committed),
             String(state.settings.perUserLimit), String(state.settings.reservationTtlSeconds), String(snapshot.version),
