@@ -16,6 +16,8 @@ public struct APIDependencies: Sendable {
     public var addNode: @Sendable (NodeRegistration) async throws -> Void
     public var removeNode: @Sendable (String) async throws -> Void
     public var limits: ClientLimits
+    /// Bounds the sale calls worked on at once; nil: none. Admin calls and probes never pass it.
+    public var admission: AdmissionGate?
 
     public init(
         operations: any SaleOperations,
@@ -25,7 +27,8 @@ public struct APIDependencies: Sendable {
         metricsText: @escaping @Sendable () -> String,
         addNode: @escaping @Sendable (NodeRegistration) async throws -> Void,
         removeNode: @escaping @Sendable (String) async throws -> Void,
-        limits: ClientLimits = .init()
+        limits: ClientLimits = .init(),
+        admission: AdmissionGate? = nil
     ) {
         self.operations = operations
         self.adminToken = adminToken
@@ -35,6 +38,7 @@ public struct APIDependencies: Sendable {
         self.addNode = addNode
         self.removeNode = removeNode
         self.limits = limits
+        self.admission = admission
     }
 }
 
@@ -111,8 +115,14 @@ struct API: Sendable {
         return json(definition.isNew ? .created : .ok, Self.render(definition.state))
     }
 
+    /// Runs a sale call once the admission gate lets it start (503 at once when it sheds it).
+    private func admitted(_ operation: SaleOperation) async throws -> SaleOutcome {
+        guard let admission = self.dependencies.admission else { return await self.operations.run(operation) }
+        return try await admission.withAdmission { await self.operations.run(operation) }
+    }
+
     func skuState(_ context: APIRequestContext) async throws -> Response {
-        let state = try await self.operations.run(.skuState(sku: try pathIdentifier("sku", context))).skuState()
+        let state = try await self.admitted(.skuState(sku: try pathIdentifier("sku", context))).skuState()
         return json(.ok, Self.render(state))
     }
 
@@ -125,7 +135,7 @@ struct API: Sendable {
         }
         self.stats.reserving(sku)
         let operation = SaleOperation.reserve(sku: sku, user: body.user, quantity: body.quantity, requestId: body.requestId)
-        let receipt = try await self.operations.run(operation).receipt()
+        let receipt = try await self.admitted(operation).receipt()
         return json(receipt.isNew ? .created : .ok, Self.render(receipt.reservation))
     }
 
@@ -135,7 +145,7 @@ struct API: Sendable {
     ) async throws -> Response {
         let sku = try pathIdentifier("sku", context)
         let id = try pathIdentifier("id", context)
-        return json(.ok, Self.render(try await self.operations.run(operation(sku, id)).reservation()))
+        return json(.ok, Self.render(try await self.admitted(operation(sku, id)).reservation()))
     }
 
     func cluster() async throws -> Response {

@@ -42,7 +42,14 @@ public struct CoordinatorNode: Sendable {
         // by the membership service. Created first, so the services that read it need no other.
         let view = MembershipView(configuration.postgresURL == nil ? Membership(epoch: 1, nodes: [this]) : nil)
         let currentMembership: @Sendable () -> Membership? = { view.current }
-        let store = SKUStore(scripts: ScriptRunner(client: redis), logger: logger, callerEpoch: { view.epoch })
+        let store = SKUStore(
+            scripts: ScriptRunner(client: redis),
+            logger: logger,
+            callerEpoch: { view.epoch },
+            soldOutMemo: configuration.soldOutMemoMilliseconds > 0
+                ? .init(lifetime: .milliseconds(configuration.soldOutMemoMilliseconds)) : nil,
+            clock: clock
+        )
         let sweeper = ExpirySweeper(
             store: store,
             intervalMilliseconds: configuration.sweepIntervalMilliseconds,
@@ -161,6 +168,7 @@ public struct CoordinatorNode: Sendable {
             }
         }
 
+        let admission = configuration.admission.map { AdmissionGate(settings: $0, clock: clock) }
         let router = makeAPIRouter(
             APIDependencies(
                 operations: operations,
@@ -191,7 +199,8 @@ public struct CoordinatorNode: Sendable {
                 limits: ClientLimits(
                     perUser: Self.rateRule(configuration.userRequestsPerSecond, burst: configuration.userBurst),
                     perAddress: Self.rateRule(configuration.addressRequestsPerSecond, burst: configuration.addressBurst)
-                )
+                ),
+                admission: admission
             )
         )
         let http = Application(
@@ -201,6 +210,10 @@ public struct CoordinatorNode: Sendable {
             configuration: .init(
                 address: .hostname(configuration.httpHost, port: configuration.httpPort),
                 serverName: "flashsale/\(configuration.nodeID)",
+                // A herd connects all at once: with the default 256, connections past the accept
+                // queue see their handshake's last step dropped and their request retransmitted
+                // after 1, 3, 7 s. The kernel caps it at net.core.somaxconn.
+                backlog: 4096,
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.httpConnectionsMax)
             ),
             logger: logger
@@ -216,6 +229,7 @@ public struct CoordinatorNode: Sendable {
         if let rebalancer { services.append(rebalancer) }
         services.append(adopted)
         services.append(TransferRecovery(shards: { servedShards().map(\.store) }, operations: operations, clock: clock, logger: logger))
+        if let admission { services.append(admission) }
         services.append(http)
         self.services = services
     }

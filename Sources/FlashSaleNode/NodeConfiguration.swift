@@ -1,4 +1,6 @@
 public import Configuration
+public import FlashSaleHTTP
+import FlashSaleMembership
 import FlashSalePeer
 import Foundation
 import NIOCore
@@ -40,6 +42,12 @@ public struct NodeConfiguration: Sendable {
     public var addressBurst: Double?
     /// Client connections this node holds open at once; more wait to be accepted.
     public var httpConnectionsMax: Int
+    /// Sale API requests worked on at once, waiting for a place, and how long one may wait before
+    /// it is shed with 503 (nil: no admission control).
+    public var admission: AdmissionQueue.Settings?
+    /// How long a sold-out SKU's herd is answered from memory before the shard is asked again
+    /// (0: never from memory). Below the membership lease minus its heartbeat interval.
+    public var soldOutMemoMilliseconds: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -74,7 +82,9 @@ public struct NodeConfiguration: Sendable {
         userBurst: Double? = nil,
         addressRequestsPerSecond: Double = 0,
         addressBurst: Double? = nil,
-        httpConnectionsMax: Int = 10_000
+        httpConnectionsMax: Int = 10_000,
+        admission: AdmissionQueue.Settings? = .init(),
+        soldOutMemoMilliseconds: Int = 500
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -97,12 +107,15 @@ public struct NodeConfiguration: Sendable {
         self.addressRequestsPerSecond = addressRequestsPerSecond
         self.addressBurst = addressBurst
         self.httpConnectionsMax = httpConnectionsMax
+        self.admission = admission
+        self.soldOutMemoMilliseconds = soldOutMemoMilliseconds
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
     /// peer.sourceHost, admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
     /// membership.leaseMs, node.weight, handoff.concurrency, limits.userPerSecond, limits.userBurst,
-    /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax.
+    /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax, admission.inFlightMax (0: no
+    /// admission control), admission.waitingMax, admission.queueDeadlineMs, soldOut.memoMs.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -145,6 +158,19 @@ public struct NodeConfiguration: Sendable {
         }
         let connectionsMax = reader.int(forKey: "http.connectionsMax", default: 10_000)
         guard connectionsMax >= 1 else { throw Problem.invalid("http.connectionsMax must be at least 1") }
+        let inFlightMax = reader.int(forKey: "admission.inFlightMax", default: 512)
+        let waitingMax = reader.int(forKey: "admission.waitingMax", default: 4096)
+        let queueDeadline = reader.int(forKey: "admission.queueDeadlineMs", default: 50)
+        guard inFlightMax >= 0, (0...1_000_000).contains(waitingMax), (0...60_000).contains(queueDeadline) else {
+            throw Problem.invalid("admission: inFlightMax at least 0 (0: off), waitingMax 0 to 1,000,000, queueDeadlineMs 0 to 60,000")
+        }
+        let soldOutMemo = reader.int(forKey: "soldOut.memoMs", default: 500)
+        // A node paused past its lease, whose shard a survivor adopted meanwhile, must find every
+        // memo ended when it wakes (SoldOutMemo).
+        let heartbeat = MembershipService.Settings(leaseMilliseconds: membershipLease).heartbeatMilliseconds
+        guard soldOutMemo >= 0, soldOutMemo < membershipLease - heartbeat else {
+            throw Problem.invalid("soldOut.memoMs must be at least 0 and below membership.leaseMs minus the \(heartbeat) ms heartbeat")
+        }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -174,7 +200,10 @@ public struct NodeConfiguration: Sendable {
             userBurst: userBurst,
             addressRequestsPerSecond: addressRate,
             addressBurst: addressBurst,
-            httpConnectionsMax: connectionsMax
+            httpConnectionsMax: connectionsMax,
+            admission: inFlightMax == 0
+                ? nil : .init(inFlightMax: inFlightMax, waitingMax: waitingMax, queueDeadline: .milliseconds(queueDeadline)),
+            soldOutMemoMilliseconds: soldOutMemo
         )
     }
 
