@@ -95,9 +95,11 @@ build_release() {
 # One number from the RESULT line that cluster/bench-reserve.lua prints: wrk_result_field NAME LINE.
 wrk_result_field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
 
-# Loads the product's reserve script (prelude.lua + reserve.lua) into the Redis on port $1; prints its SHA.
+# Loads the product's reserve script as the node loads it (the clock, the prelude, reserve.lua)
+# into the Redis on port $1; prints its SHA.
 load_reserve_script() {
-  redis-cli -p "$1" SCRIPT LOAD "$(cat "$ROOT/Sources/FlashSaleRedis/Scripts/prelude.lua" "$ROOT/Sources/FlashSaleRedis/Scripts/reserve.lua")"
+  local scripts="$ROOT/Sources/FlashSaleRedis/Scripts"
+  redis-cli -p "$1" SCRIPT LOAD "$(cat "$scripts/redis_time.lua" "$scripts/prelude.lua" "$scripts/reserve.lua")"
 }
 
 # redis-benchmark EVALSHA of the reserve script, every call with a new user, requestId and
