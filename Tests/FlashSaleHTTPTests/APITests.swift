@@ -35,11 +35,14 @@ import Testing
         try await Self.withAPI(over: operations, skuCount: { 0 }, isReady: { true }, limits: limits, body)
     }
 
+    static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
     static func withAPI(
         over operations: any SaleOperations,
         skuCount: @escaping @Sendable () async throws -> Int64,
         isReady: @escaping @Sendable () async -> Bool,
         limits: ClientLimits,
+        admission: AdmissionGate? = nil,
         _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
         let router = makeAPIRouter(
@@ -61,7 +64,8 @@ import Testing
                 removeNode: { id in
                     guard id == "n2" else { throw ClusterChangeError.refused("\(id) is not a member") }
                 },
-                limits: limits
+                limits: limits,
+                admission: admission
             )
         )
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
