@@ -43,7 +43,7 @@ public struct NodeConfiguration: Sendable {
     /// Client connections this node holds open at once; more wait to be accepted.
     public var httpConnectionsMax: Int
     /// Sale API requests worked on at once, waiting for a place, and how long one may wait before
-    /// it is shed with 503 (nil: no admission control).
+    /// it is shed with 503 (nil, the default: no admission control).
     public var admission: AdmissionQueue.Settings?
     /// How long a sold-out SKU's herd is answered from memory before the shard is asked again
     /// (0: never from memory). Below the membership lease minus its heartbeat interval.
@@ -83,7 +83,7 @@ public struct NodeConfiguration: Sendable {
         addressRequestsPerSecond: Double = 0,
         addressBurst: Double? = nil,
         httpConnectionsMax: Int = 10_000,
-        admission: AdmissionQueue.Settings? = .init(),
+        admission: AdmissionQueue.Settings? = nil,
         soldOutMemoMilliseconds: Int = 500
     ) {
         self.nodeID = nodeID
@@ -158,7 +158,9 @@ public struct NodeConfiguration: Sendable {
         }
         let connectionsMax = reader.int(forKey: "http.connectionsMax", default: 10_000)
         guard connectionsMax >= 1 else { throw Problem.invalid("http.connectionsMax must be at least 1") }
-        let inFlightMax = reader.int(forKey: "admission.inFlightMax", default: 512)
+        // Off by default: side by side under a herd of 4,000 connections it shed a third of the
+        // answers and lowered the sale rate (Docs/BENCHMARKS.md, "The herd").
+        let inFlightMax = reader.int(forKey: "admission.inFlightMax", default: 0)
         let waitingMax = reader.int(forKey: "admission.waitingMax", default: 4096)
         let queueDeadline = reader.int(forKey: "admission.queueDeadlineMs", default: 50)
         guard inFlightMax >= 0, (0...1_000_000).contains(waitingMax), (0...60_000).contains(queueDeadline) else {
