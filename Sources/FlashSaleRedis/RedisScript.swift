@@ -14,6 +14,7 @@ public enum ScriptTime: Sendable, Hashable {
 public struct RedisScript: Sendable, Hashable {
     public enum Name: String, Sendable, CaseIterable {
         case define, sku, reserve, commit, release, read, sweep, epoch
+        case reserveMany = "reserve_many"
         case export
         case importSnapshot = "import"
         case handed

@@ -22,6 +22,9 @@ public final class SKUStore: SaleOperations {
     private let answersSoldOutFromMemory: Bool
     private let soldOutFromMemory = Counter(label: "flashsale_sold_out_from_memory_total")
     private let clock: any ServiceClock
+    /// A hot SKU's reservations that queue behind its call in flight go to Redis together
+    /// (reserve_many.lua), answered each on its own.
+    private let reserveQueue = Mutex(CombiningQueue<QueuedReserve>(batchMax: 256, waitingMax: 8192))
 
     public init(
         scripts: ScriptRunner,
@@ -189,7 +192,7 @@ public final class SKUStore: SaleOperations {
         do {
             var id = Self.newReservationID()
             if let bucket = SKUBuckets.parse(sku)?.bucket { id = SKUBuckets.reservationID(id, bucket: bucket) }
-            reply = try await self.run(.reserve, [sku, user, String(quantity), requestId, id])
+            reply = try await self.combinedReserve(sku: sku, arguments: [user, String(quantity), requestId, id])
         } catch {
             self.reservationOutcomes["unavailable"]?.increment()
             throw error
@@ -209,6 +212,60 @@ public final class SKUStore: SaleOperations {
         case "outbox_full": throw Self.outboxFull
         case "split": throw .unavailable("\(sku) is split over buckets; reserve in the user's bucket")
         default: throw Self.unexpected(.reserve, reply)
+        }
+    }
+
+    /// One reservation waiting behind its SKU's call in flight: its script arguments (user,
+    /// quantity, requestId, id) and where its turn comes.
+    struct QueuedReserve: Sendable {
+        var arguments: [String]
+        var continuation: CheckedContinuation<QueuedStep, Never>
+    }
+
+    enum QueuedStep: Sendable {
+        /// Send the next call: this reservation and `others`.
+        case lead(others: [QueuedReserve])
+        case answered(Result<RedisReply, SaleError>)
+    }
+
+    /// The reply of reserve.lua for one reservation, sent alone when its SKU has no call in flight
+    /// and otherwise with the others that queued behind that call.
+    private func combinedReserve(sku: String, arguments: [String]) async throws(SaleError) -> RedisReply {
+        let step = await withCheckedContinuation { (continuation: CheckedContinuation<QueuedStep, Never>) in
+            let arrival = self.reserveQueue.withLock { $0.arrive(sku: sku, QueuedReserve(arguments: arguments, continuation: continuation)) }
+            switch arrival {
+            case .lead: continuation.resume(returning: .lead(others: []))
+            case .wait: break
+            case .full: continuation.resume(returning: .answered(.failure(.unavailable("too many reservations are waiting for this SKU's shard"))))
+            }
+        }
+        switch step {
+        case .answered(let result):
+            return try result.get()
+        case .lead(let others):
+            let results = await self.reserveTogether(sku: sku, [arguments] + others.map(\.arguments))
+            // Hand the SKU to the next call before answering this one's reservations.
+            let next = self.reserveQueue.withLock { $0.finished(sku: sku) }
+            if let first = next.first { first.continuation.resume(returning: .lead(others: Array(next.dropFirst()))) }
+            for (waiter, result) in zip(others, results.dropFirst()) { waiter.continuation.resume(returning: .answered(result)) }
+            return try results[0].get()
+        }
+    }
+
+    /// One script call for `batch` (each: user, quantity, requestId, id), one result each.
+    private func reserveTogether(sku: String, _ batch: [[String]]) async -> [Result<RedisReply, SaleError>] {
+        do throws(SaleError) {
+            if batch.count == 1 { return [.success(try await self.run(.reserve, [sku] + batch[0]))] }
+            let reply = try await self.run(.reserveMany, [sku] + batch.flatMap { $0 })
+            guard let items = reply.array, !items.isEmpty else { throw Self.unexpected(.reserveMany, reply) }
+            if items[0].array == nil {
+                // Refused as a whole (unknown or split SKU): each reservation gets that answer.
+                return Array(repeating: .success(reply), count: batch.count)
+            }
+            guard items.count == batch.count else { throw Self.unexpected(.reserveMany, reply) }
+            return items.map { .success($0) }
+        } catch {
+            return Array(repeating: .failure(error), count: batch.count)
         }
     }
 

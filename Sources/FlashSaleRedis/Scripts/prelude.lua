@@ -105,11 +105,14 @@ local function load_sku(k)
     }
 end
 
-local function save_sku(k, s)
-    s.version = s.version + 1
+local function write_sku(k, s)
     redis.call('HSET', k.meta,
         'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
         'limit', int(s.limit), 'ttl', int(s.ttl), 'version', int(s.version), 'buckets', int(s.buckets))
+end
+local function save_sku(k, s)
+    s.version = s.version + 1
+    write_sku(k, s)
 end
 
 -- A bucket's transfer bookkeeping as one text, for a handoff: 'xseq|xout|xin'.
@@ -303,3 +306,42 @@ end
 
 -- Lookups bounded per call so no script runs long on a shard that fell behind.
 local LAZY_EXPIRY_MAX = 64
+
+-- One reservation, alone (reserve.lua) or in a batch (reserve_many.lua): idempotency by requestId,
+-- the outbox bound, stock (quantity > available -> 'sold_out', after expiring what is due when it
+-- looks short), the per-user limit, then create. A created reservation bumps the SKU's version and
+-- appends its event with the SKU's counters as of it, exactly as a call of its own would; the
+-- caller then writes the SKU's meta once (write_sku) and indexes the expiry. Returns the reply
+-- and, when it created one, its expiry instant.
+local function reserve_one(k, s, user, qty, rid, new_id, now)
+    -- Idempotency: a repeated requestId answers the reservation it made, as it is now.
+    local existing = redis.call('HGET', k.req, rid)
+    if existing then
+        local reply = apply(k, s, load_reservation(k, existing), 'expireIfDue', now)
+        reply[1] = 'repeated'
+        return reply, nil
+    end
+    if outbox_full() then
+        return { 'outbox_full' }, nil
+    end
+    if qty > s.stock - s.reserved - s.committed then
+        -- Stock may be held by reservations whose time is up but that no sweep has reached yet.
+        expire_due(k, s, now, LAZY_EXPIRY_MAX)
+        if qty > s.stock - s.reserved - s.committed then
+            return { 'sold_out' }, nil
+        end
+    end
+    local held = tonumber(redis.call('HGET', k.users, user) or '0')
+    if held + qty > s.limit then
+        return { 'limit_exceeded' }, nil
+    end
+    local r = { id = new_id, status = 'reserved', qty = qty, exp = now + s.ttl * 1000, version = 1, user = user, rid = rid }
+    save_reservation(k, r)
+    redis.call('HSET', k.req, rid, new_id)
+    redis.call('HINCRBY', k.users, user, int(qty))
+    redis.call('ZADD', k.exp, int(r.exp), new_id)
+    s.reserved = s.reserved + qty
+    s.version = s.version + 1
+    record('reserved', k, s, r)
+    return answer(r, 'created'), r.exp
+end
