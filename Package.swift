@@ -197,6 +197,9 @@ let package = Package(
                 "FlashSalePostgres",
                 "FlashSaleRecord",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -253,6 +256,18 @@ let package = Package(
         .testTarget(
             name: "FlashSaleCheckTests",
             dependencies: ["FlashSaleCheck", "FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlashSaleLoadTests",
+            // The executable too: the open-loop test runs a real `flashsale node`.
+            dependencies: [
+                "FlashSaleLoad",
+                "FlashSaleTesting",
+                "flashsale",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
