@@ -27,26 +27,27 @@ struct CombiningQueue<Waiter> {
     var skusInFlight: Int { self.waiting.count }
 
     mutating func arrive(sku: String, _ waiter: Waiter) -> Arrival {
-        guard var queue = self.waiting[sku] else {
+        guard let count = self.waiting[sku]?.count else {
             self.waiting[sku] = []
             return .lead
         }
-        guard queue.count < self.waitingMax else { return .full }
-        queue.append(waiter)
-        self.waiting[sku] = queue
+        guard count < self.waitingMax else { return .full }
+        // In place: a copy taken out of the dictionary would copy every waiter on each arrival.
+        self.waiting[sku]!.append(waiter)
         return .wait
     }
 
     /// The call in flight for `sku` answered: the next call's waiters, oldest first (the first
     /// sends it), or empty when none waits (the SKU has nothing in flight any more).
     mutating func finished(sku: String) -> [Waiter] {
-        guard let queue = self.waiting[sku] else { preconditionFailure("finished \(sku) without a call in flight") }
-        if queue.isEmpty {
+        guard let count = self.waiting[sku]?.count else { preconditionFailure("finished \(sku) without a call in flight") }
+        if count == 0 {
             self.waiting[sku] = nil
             return []
         }
-        let batch = Array(queue.prefix(self.batchMax))
-        self.waiting[sku] = Array(queue.dropFirst(batch.count))
+        let taken = min(count, self.batchMax)
+        let batch = Array(self.waiting[sku]![..<taken])
+        self.waiting[sku]!.removeFirst(taken)
         return batch
     }
 }
