@@ -1,5 +1,5 @@
 -- wrk script for the cluster/bench* scripts: POST one reservation per request, every request with
--- its own user and requestId so each one is a real, successful reservation.
+-- its own user and requestId so each one is a real reservation (or a real sold-out answer).
 -- Arguments: PATH (one hot SKU, e.g. /v1/skus/hot/reservations), or PREFIX SKU_COUNT [PAUSE_MS]:
 -- a SKU drawn uniformly from PREFIX0 .. PREFIX(SKU_COUNT-1) for each request, and with PAUSE_MS
 -- each connection waits that long before each request, which caps the rate.
@@ -24,6 +24,7 @@ function init(args)
     created = 0
     refused = 0
     other = 0
+    unavailable = 0
 end
 
 function request()
@@ -45,18 +46,25 @@ function response(status, headers, body)
         refused = refused + 1
     else
         other = other + 1
+        if status == 503 then
+            unavailable = unavailable + 1
+        end
     end
 end
 
 function done(summary, latency, requests)
-    local created_total, refused_total, other_total = 0, 0, 0
+    local created_total, refused_total, other_total, unavailable_total = 0, 0, 0, 0
     for _, thread in ipairs(threads) do
         created_total = created_total + thread:get("created")
         refused_total = refused_total + thread:get("refused")
         other_total = other_total + thread:get("other")
+        unavailable_total = unavailable_total + thread:get("unavailable")
     end
-    -- "other" counts neither 201 nor 409 (errors); "refused" counts 409 (sold out, over the limit).
-    io.write(string.format("RESULT created=%d refused=%d other=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d\n",
-        created_total, refused_total, other_total, summary.duration / 1e6,
-        latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+    -- "other" counts neither 201 nor 409 (errors), "unavailable" the 503s among them; "refused"
+    -- counts 409 (sold out, over the limit); timeouts and socket errors are requests never answered.
+    local errors = summary.errors
+    io.write(string.format(
+        "RESULT created=%d refused=%d other=%d unavailable=%d timeouts=%d connect_errors=%d read_errors=%d seconds=%.3f p50_us=%d p99_us=%d p999_us=%d max_us=%d\n",
+        created_total, refused_total, other_total, unavailable_total, errors.timeout, errors.connect, errors.read,
+        summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
 end

@@ -113,6 +113,53 @@ reserve_benchmark() {
 benchmark_rate() { grep -oE 'throughput summary: [0-9.]+' <<<"$1" | tail -1 | awk '{print int($3)}'; }
 
 # ---------------------------------------------------------------------------------------------
+# Standalone nodes for the benchmarks
+
+# A free TCP port on 127.0.0.1, chosen by the kernel.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Sets SETTINGS_ENVIRONMENT to FLASHSALE_* assignments for node settings given as KEY=VALUE, with
+# swift-configuration's names (camelCase words split by _, upper case, dots as _):
+# admission.inFlightMax=0 -> FLASHSALE_ADMISSION_IN_FLIGHT_MAX=0.
+settings_environment() {
+  SETTINGS_ENVIRONMENT=()
+  local setting key
+  for setting in "$@"; do
+    key="${setting%%=*}"
+    SETTINGS_ENVIRONMENT+=("FLASHSALE_$(sed -E 's/([a-z])([A-Z])/\1_\2/g' <<<"$key" | tr '[:lower:].' '[:upper:]_')=${setting#*=}")
+  done
+}
+
+# start_bench_node NAME BINARY FOLDER TOKEN [VARIABLE=VALUE ...]: a Redis of its own (append-only,
+# appendfsync always) and a standalone node of BINARY on it, without PostgreSQL, with the given
+# environment; waits until the node is ready. Adds both PIDs to the caller's `pids` array (the
+# caller stops them) and sets NODE_HTTP_PORT, NODE_PID, NODE_REDIS_PORT, NODE_REDIS_PID.
+start_bench_node() {
+  local name="$1" binary="$2" folder="$3" token="$4"
+  shift 4
+  mkdir -p "$folder"
+  NODE_REDIS_PORT="$(free_port)" NODE_HTTP_PORT="$(free_port)"
+  redis-server --bind 127.0.0.1 --port "$NODE_REDIS_PORT" --dir "$folder" --appendonly yes --appendfsync always \
+    --save "" --daemonize no --logfile "$folder/redis.log" --maxclients 20000 &
+  NODE_REDIS_PID=$!
+  pids+=("$NODE_REDIS_PID")
+  env "$@" FLASHSALE_ADMIN_TOKEN="$token" "$binary" node --id "$name" --http-port "$NODE_HTTP_PORT" \
+    --redis-url "redis://127.0.0.1:$NODE_REDIS_PORT" --log-level warning 2>"$folder/node.log" &
+  NODE_PID=$!
+  pids+=("$NODE_PID")
+  local _
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$NODE_HTTP_PORT/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$folder/node.log" >&2
+  die "node $name did not become ready"
+}
+
+# CPU time process $1 has used so far, in clock ticks (user + system, from /proc).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# ---------------------------------------------------------------------------------------------
 # Ports
 
 # True when nothing accepts connections on 127.0.0.1:$1.
