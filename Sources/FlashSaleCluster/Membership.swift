@@ -185,7 +185,7 @@ public struct Membership: Sendable, Hashable {
     /// What `DELETE /v1/cluster/nodes/{id}` does: the node becomes `leaving` under a new epoch, its
     /// SKUs move to the others, and then it is `down`.
     public func leave(_ id: String) -> Change {
-        guard var node = self.node(id) else { return .refuse("\(id) is not a member") }
+        guard var node = self.node(id) else { return .unknown("\(id) is not a member") }
         switch node.state {
         case .leaving, .down:
             return .unchanged
@@ -227,7 +227,9 @@ public struct Membership: Sendable, Hashable {
         case record([Node])
         /// Not now; try again when the change in progress is over.
         case wait(String)
-        /// Never (an unknown node, the last active one).
+        /// Never (the last active node).
         case refuse(String)
+        /// No such node.
+        case unknown(String)
     }
 }

@@ -211,6 +211,7 @@ struct API: Sendable {
             switch error {
             case .inProgress(let why): throw APIError(.conflict, "change_in_progress", why, retryAfterSeconds: 1)
             case .refused(let why): throw APIError(.conflict, "refused", why)
+            case .unknownNode(let why): throw APIError(.notFound, "unknown_node", why)
             case .unavailable(let why): throw APIError(.serviceUnavailable, "unavailable", why, retryAfterSeconds: 1)
             }
         }

@@ -2,12 +2,41 @@ import FlashSaleCore
 import Foundation
 import Hummingbird
 
-struct DefineSKUBody: Decodable {
+/// A request body the API decodes: its integer fields are named so that a number no Int64 holds
+/// (1.5, 1e30) is reported against its field rather than as a body that is not JSON.
+protocol APIBody: Decodable {
+    static var integerFields: [String] { get }
+}
+
+struct DefineSKUBody: APIBody {
     var stock: Int64
     var perUserLimit: Int64?
     var reservationTtlSeconds: Int64?
     /// Our extension: split the SKU's stock over this many buckets on different nodes (default 1).
     var buckets: Int64?
+
+    static let integerFields = ["stock", "perUserLimit", "reservationTtlSeconds", "buckets"]
+
+    private enum CodingKeys: String, CodingKey {
+        case stock, perUserLimit, reservationTtlSeconds, buckets
+    }
+
+    /// An optional field may be left out (its default), but not given as null: a null is a value
+    /// of the wrong type, as for `stock`.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func optional(_ key: CodingKeys) throws -> Int64? {
+            guard container.contains(key) else { return nil }
+            if try container.decodeNil(forKey: key) {
+                throw DecodingError.valueNotFound(Int64.self, .init(codingPath: [key], debugDescription: "null"))
+            }
+            return try container.decode(Int64.self, forKey: key)
+        }
+        self.stock = try container.decode(Int64.self, forKey: .stock)
+        self.perUserLimit = try optional(.perUserLimit)
+        self.reservationTtlSeconds = try optional(.reservationTtlSeconds)
+        self.buckets = try optional(.buckets)
+    }
 
     func settings() throws(APIError) -> SKUSettings {
         let settings = SKUSettings(
@@ -24,10 +53,12 @@ struct DefineSKUBody: Decodable {
     }
 }
 
-struct ReserveBody: Decodable, Equatable {
+struct ReserveBody: APIBody, Equatable {
     var user: String
     var quantity: Int64
     var requestId: String
+
+    static let integerFields = ["quantity"]
 
     func validate() throws(APIError) {
         try checkIdentifier(self.user, "user")
@@ -36,12 +67,14 @@ struct ReserveBody: Decodable, Equatable {
     }
 }
 
-struct NodeRegistrationBody: Decodable {
+struct NodeRegistrationBody: APIBody {
     var id: String
     var clientUrl: String
     var peerAddress: String
     var redisUrl: String
     var weight: Double?
+
+    static let integerFields: [String] = []
 
     func registration() throws(APIError) -> NodeRegistration {
         try checkIdentifier(self.id, "id")
@@ -91,7 +124,7 @@ extension Request {
     }
 
     /// Reads at most 64 KiB and decodes a JSON object; every failure is a 400 or 413 in the API's shape.
-    func decodeJSON<Body: Decodable>(_ type: Body.Type) async throws -> Body {
+    func decodeJSON<Body: APIBody>(_ type: Body.Type) async throws -> Body {
         try Self.decode(type, try await self.collectBody())
     }
 
@@ -103,26 +136,41 @@ extension Request {
         }
     }
 
-    private static func decode<Body: Decodable>(_ type: Body.Type, _ buffer: ByteBuffer) throws -> Body {
+    private static func decode<Body: APIBody>(_ type: Body.Type, _ buffer: ByteBuffer) throws -> Body {
+        let data = Data(buffer.readableBytesView)
         do {
-            return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
-            throw APIError.invalid(Self.describe(error))
+            throw APIError.invalid(Self.describe(error, data: data, integerFields: Body.integerFields))
         }
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+    /// Names the field at fault. The decoder reports a body that is not an object, and a number
+    /// no Int64 holds, with no field at all: those are told apart here by reading the body as JSON.
+    static func describe(_ error: DecodingError, data: Data, integerFields: [String]) -> String {
         func path(_ context: DecodingError.Context) -> String {
             context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        func wholeBody() -> String {
+            guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any] else {
+                return "the body is not a JSON object"
+            }
+            for field in integerFields {
+                if let number = object[field] as? NSNumber, Int64(exactly: number.doubleValue) == nil || "\(number)".contains(".") {
+                    return "\(field) must be an integer"
+                }
+            }
+            return "the body has a value of the wrong type"
         }
         switch error {
         case .keyNotFound(let key, _):
             return "\(key.stringValue) is required"
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(path(context)) has the wrong type"
+            let field = path(context)
+            return field.isEmpty ? wholeBody() : "\(field) has the wrong type"
         case .dataCorrupted(let context):
             let field = path(context)
-            return field.isEmpty ? "the body is not a JSON object" : "\(field) is not a valid value"
+            return field.isEmpty ? wholeBody() : "\(field) is not a valid value"
         @unknown default:
             return "the body is not valid"
         }

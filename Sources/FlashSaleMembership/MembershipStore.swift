@@ -85,6 +85,8 @@ public enum MembershipStore {
                 throw MembershipStoreError.changeInProgress(why)
             case .refuse(let why):
                 throw MembershipStoreError.refused(why)
+            case .unknown(let why):
+                throw MembershipStoreError.unknownNode(why)
             case .record(let nodes):
                 let next = epoch + 1
                 try connection.execute("UPDATE cluster_epoch SET epoch = $1 WHERE id = 1", [String(next)])
@@ -249,6 +251,8 @@ public enum MembershipStoreError: Error, Sendable, Hashable {
     case notAMember(String)
     /// Another node is joining or leaving; try again when it is done.
     case changeInProgress(String)
-    /// A change that can never be made (an unknown node, the last active one).
+    /// A change that can never be made (the last active node).
     case refused(String)
+    /// A change of a node that is not a member.
+    case unknownNode(String)
 }

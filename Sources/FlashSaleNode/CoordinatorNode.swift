@@ -250,6 +250,8 @@ public struct CoordinatorNode: Sendable {
             throw ClusterChangeError.inProgress(why)
         } catch MembershipStoreError.refused(let why) {
             throw ClusterChangeError.refused(why)
+        } catch MembershipStoreError.unknownNode(let why) {
+            throw ClusterChangeError.unknownNode(why)
         } catch {
             throw ClusterChangeError.unavailable("the membership cannot be changed now: \(error)")
         }

@@ -62,7 +62,7 @@ import Testing
                     guard registration.id == "n2" else { throw ClusterChangeError.inProgress("n1 is joining") }
                 },
                 removeNode: { id in
-                    guard id == "n2" else { throw ClusterChangeError.refused("\(id) is not a member") }
+                    guard id == "n2" else { throw ClusterChangeError.unknownNode("\(id) is not a member") }
                 },
                 limits: limits,
                 admission: admission
@@ -222,6 +222,32 @@ import Testing
         }
     }
 
+    /// A bad body's message names the field at fault: null for an optional setting is a wrong type
+    /// (leaving it out takes the default), and a number no 64-bit integer holds is not "not JSON".
+    @Test func aBadBodysMessageNamesItsField() async throws {
+        try await Self.withAPI { client, _ in
+            let messages: [(HTTPRequest.Method, String, String, String)] = [
+                (.put, "/v1/skus/s", #"{"stock": 1, "perUserLimit": null}"#, "perUserLimit has the wrong type"),
+                (.put, "/v1/skus/s", #"{"stock": 1, "reservationTtlSeconds": null}"#, "reservationTtlSeconds has the wrong type"),
+                (.put, "/v1/skus/s", #"{"stock": 1, "buckets": null}"#, "buckets has the wrong type"),
+                (.put, "/v1/skus/s", #"{"stock": null}"#, "stock has the wrong type"),
+                (.put, "/v1/skus/s", #"{"stock": 1e30}"#, "stock must be an integer"),
+                (.put, "/v1/skus/s", "[]", "the body is not a JSON object"),
+                (.post, "/v1/skus/s/reservations", #"{"user":"u","quantity":99999999999999999999,"requestId":"r"}"#, "quantity must be an integer"),
+                (.post, "/v1/skus/s/reservations", #"{"user":"u","quantity":1.5,"requestId":"r"}"#, "quantity must be an integer"),
+                (.post, "/v1/skus/s/reservations", "[]", "the body is not a JSON object"),
+                (.post, "/v1/skus/s/reservations", "{not json", "the body is not a JSON object"),
+            ]
+            for (method, uri, body, message) in messages {
+                let answer = try await Self.call(client, method, uri, body, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+                #expect(answer["message"] as? String == message, "\(body)")
+            }
+            // Left out, the optional settings take their defaults.
+            let defined = try await Self.call(client, .put, "/v1/skus/s", #"{"stock": 1}"#, headers: Self.admin, expect: .created)
+            #expect(defined["perUserLimit"] as? Int == 1 && defined["reservationTtlSeconds"] as? Int == 600)
+        }
+    }
+
     /// The bucket count is part of the SKU's view and fixed once the SKU is defined.
     @Test func aSKUsBucketCountIsShownAndFixed() async throws {
         try await Self.withAPI { client, _ in
@@ -280,7 +306,7 @@ import Testing
             let other = node.replacingOccurrences(of: "\"n2\"", with: "\"n3\"")
             try await Self.call(client, .post, "/v1/cluster/nodes", other, headers: Self.admin, expect: .conflict, error: "change_in_progress")
             try await Self.call(client, .delete, "/v1/cluster/nodes/n2", headers: Self.admin, expect: .accepted)
-            try await Self.call(client, .delete, "/v1/cluster/nodes/n9", headers: Self.admin, expect: .conflict, error: "refused")
+            try await Self.call(client, .delete, "/v1/cluster/nodes/n9", headers: Self.admin, expect: .notFound, error: "unknown_node")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == "flashsale_test 1\n")

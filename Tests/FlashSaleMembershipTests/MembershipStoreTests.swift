@@ -111,7 +111,7 @@ struct MembershipStoreTests {
         }
         #expect(try MembershipStore.settleIfDone(connection))
 
-        #expect(throws: MembershipStoreError.refused("n9 is not a member")) { try MembershipStore.leave("n9", connection) }
+        #expect(throws: MembershipStoreError.unknownNode("n9 is not a member")) { try MembershipStore.leave("n9", connection) }
         #expect(try MembershipStore.leave("n1", connection))
         #expect(try !MembershipStore.leave("n1", connection))
         membership = try MembershipStore.read(connection)

@@ -84,6 +84,8 @@ import Testing
             try await Self.sameEverywhere(cluster, .post, "/v1/skus/\(sku)/reservations", body: #"{"user": 1}"#, expect: 400)
             let unknown = Self.sku(ownedBy: owner, "missing")
             try await Self.sameEverywhere(cluster, .get, "/v1/skus/\(unknown)", expect: 404)
+            // Removing a node that is not a member: 404 through the real membership, changing nothing.
+            try await Self.sameEverywhere(cluster, .delete, "/v1/cluster/nodes/n9", expect: 404)
             try await Self.sameEverywhere(cluster, .post, "/v1/skus/\(unknown)/reservations", body: reserve, expect: 404)
 
             // A reservation that expires: commit is refused with 410 through every node.

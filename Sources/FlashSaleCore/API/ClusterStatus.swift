@@ -97,7 +97,9 @@ public struct NodeRegistration: Sendable, Hashable {
 public enum ClusterChangeError: Error, Sendable, Hashable {
     /// Another node is joining or leaving: one change at a time.
     case inProgress(String)
-    /// Never possible (an unknown node, the last active one).
+    /// Never possible (the last active node).
     case refused(String)
+    /// No such node (404).
+    case unknownNode(String)
     case unavailable(String)
 }
