@@ -16,8 +16,8 @@ public final class SKUStore: SaleOperations {
     /// tools, is unfenced: `Int64.max`.
     private let callerEpoch: @Sendable () -> Int64
     private let reservationOutcomes: [String: Counter]
-    /// Sold-out answers from memory: only on the store of a node's own shard (an adopted shard's
-    /// owner may come back and write to it at any time), nil elsewhere.
+    /// Sold-out answers from memory, when `answersSoldOutFromMemory`: only on the store of a node's
+    /// own shard (an adopted shard's owner may come back and write to it at any time).
     private let soldOutMemo: Mutex<SoldOutMemo>
     private let answersSoldOutFromMemory: Bool
     private let soldOutFromMemory = Counter(label: "flashsale_sold_out_from_memory_total")
@@ -105,7 +105,7 @@ public final class SKUStore: SaleOperations {
         }
     }
 
-    /// Ends `sku`'s sold-out memo (a handoff moves it in or out).
+    /// Ends `sku`'s sold-out memo: something other than a refused reserve happens to it.
     private func forgetSoldOut(_ sku: String) {
         guard self.answersSoldOutFromMemory else { return }
         self.soldOutMemo.withLock { $0.changing(sku) }

@@ -2,7 +2,6 @@ public import FlashSaleCore
 import FlashSalePostgres
 import FlashSaleRecord
 public import FlashSaleRedis
-import Foundation
 public import Logging
 import Metrics
 public import ServiceLifecycle
@@ -142,7 +141,7 @@ public final class Syncer: Service, Sendable {
         }
     }
 
-    private func acquire(_ lease: inout SyncerSchedule, sentAt: ContinuousClock.Instant) async {
+    private func acquire(_ schedule: inout SyncerSchedule, sentAt: ContinuousClock.Instant) async {
         let writer = self.writer
         let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
         do {
@@ -151,28 +150,28 @@ public final class Syncer: Service, Sendable {
                 return (epoch, try writer.lease(connection))
             }
             if let epoch {
-                lease.acquired(epoch: epoch, sentAt: sentAt)
+                schedule.acquired(epoch: epoch, sentAt: sentAt)
                 self.logger.info("leading the syncer", metadata: ["fencingEpoch": "\(epoch)"])
             } else {
-                lease.acquireFailed(now: self.clock.now)
+                schedule.acquireFailed(now: self.clock.now)
             }
             self.publish(view)
         } catch {
-            lease.acquireFailed(now: self.clock.now)
+            schedule.acquireFailed(now: self.clock.now)
         }
     }
 
-    private func renew(_ lease: inout SyncerSchedule, epoch: Int64, sentAt: ContinuousClock.Instant) async {
+    private func renew(_ schedule: inout SyncerSchedule, epoch: Int64, sentAt: ContinuousClock.Instant) async {
         let writer = self.writer
         let ttl = Int64(self.configuration.leaseTTL / .milliseconds(1))
         do {
             let (renewed, view) = try await self.postgres.withConnection { connection in
                 (try writer.renew(connection, epoch: epoch, ttlMilliseconds: ttl), try writer.lease(connection))
             }
-            if renewed { lease.renewed(epoch: epoch, sentAt: sentAt) } else { lease.lost(now: self.clock.now) }
+            if renewed { schedule.renewed(epoch: epoch, sentAt: sentAt) } else { schedule.lost(now: self.clock.now) }
             self.publish(view)
         } catch {
-            lease.renewFailed(now: self.clock.now)
+            schedule.renewFailed(now: self.clock.now)
         }
     }
 

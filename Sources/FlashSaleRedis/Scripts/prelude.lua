@@ -307,6 +307,20 @@ end
 -- Lookups bounded per call so no script runs long on a shard that fell behind.
 local LAZY_EXPIRY_MAX = 64
 
+-- The SKU of a reserve call (ARGV[1]), or the refusal of the whole call: a stale caller, an
+-- unknown or moved SKU, or a split SKU's own entry, which holds no stock (the caller reserves in
+-- the user's bucket).
+local function open_reservable_sku()
+    local k, s, refusal = open_sku('unknown_sku')
+    if refusal then
+        return nil, nil, refusal
+    end
+    if s.buckets > 1 then
+        return nil, nil, { 'split', s.buckets }
+    end
+    return k, s
+end
+
 -- One reservation, alone (reserve.lua) or in a batch (reserve_many.lua): idempotency by requestId,
 -- the outbox bound, stock (quantity > available -> 'sold_out', after expiring what is due when it
 -- looks short), the per-user limit, then create. A created reservation bumps the SKU's version and

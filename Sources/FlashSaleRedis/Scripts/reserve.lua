@@ -2,13 +2,9 @@
 -- caller's epoch.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
 --      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
-local k, s, refusal = open_sku('unknown_sku')
+local k, s, refusal = open_reservable_sku()
 if refusal then
     return refusal
-end
-if s.buckets > 1 then
-    -- A split SKU's own entry holds no stock: the caller reserves in the user's bucket.
-    return { 'split', s.buckets }
 end
 local reply, expires = reserve_one(k, s, ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], now_ms())
 if expires then

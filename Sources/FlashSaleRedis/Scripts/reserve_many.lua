@@ -5,12 +5,9 @@
 -- user, quantity, requestId, id for a new reservation; the caller's epoch last.
 -- Reply: {reply of reserve.lua, ...} one per reservation | {'unknown_sku'} | {'split', buckets}
 --      | {'moved', epoch} | {'stale_epoch', the shard's epoch} (a refusal of the whole call)
-local k, s, refusal = open_sku('unknown_sku')
+local k, s, refusal = open_reservable_sku()
 if refusal then
     return refusal
-end
-if s.buckets > 1 then
-    return { 'split', s.buckets }
 end
 local now = now_ms()
 local replies = {}
