@@ -73,6 +73,7 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
 
     router.put("/v1/skus/:sku") { request, context in try await api.defineSKU(request, context) }
     router.get("/v1/skus/:sku") { _, context in try await api.skuState(context) }
+    router.post("/v1/skus/:sku/close") { request, context in try await api.closeSKU(request, context) }
     router.post("/v1/skus/:sku/reservations") { request, context in try await api.reserve(request, context) }
     router.get("/v1/skus/:sku/reservations/:id") { _, context in
         try await api.resolve(context, SaleOperation.reservation)
@@ -113,6 +114,14 @@ struct API: Sendable {
         let settings = try await request.decodeJSON(DefineSKUBody.self).settings()
         let definition = try await self.operations.run(.defineSKU(sku: sku, settings: settings)).skuDefinition()
         return json(definition.isNew ? .created : .ok, Self.render(definition.state))
+    }
+
+    /// Ends the sale now on the owner shard's clock: new reservations get `sale_ended`; those made
+    /// before can still be committed or released, or expire.
+    func closeSKU(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try self.requireAdmin(request)
+        let sku = try pathIdentifier("sku", context)
+        return json(.ok, Self.render(try await self.operations.run(.closeSKU(sku: sku)).skuState()))
     }
 
     /// Runs a sale call once the admission gate lets it start (503 at once when it sheds it).
@@ -270,6 +279,8 @@ struct API: Sendable {
             $0.field("perUserLimit", state.settings.perUserLimit)
             $0.field("reservationTtlSeconds", state.settings.reservationTtlSeconds)
             $0.field("buckets", state.settings.buckets)
+            if let startsAt = state.settings.startsAtMilliseconds { $0.field("startsAt", RFC3339.format(milliseconds: startsAt)) }
+            if let endsAt = state.settings.endsAtMilliseconds { $0.field("endsAt", RFC3339.format(milliseconds: endsAt)) }
         }
     }
 

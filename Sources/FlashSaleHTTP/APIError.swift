@@ -52,6 +52,14 @@ public struct APIError: HTTPResponseError, Sendable {
             self.init(.conflict, "sold_out", "not enough stock left for this quantity")
         case .limitExceeded:
             self.init(.conflict, "limit_exceeded", "this would exceed the SKU's per-user limit")
+        case .notStarted(let opensIn):
+            // Retry-After rounds up: a buyer who waits that long finds the sale open.
+            let seconds = max(1, (opensIn + 999) / 1000)
+            self.init(
+                .conflict, "not_started", "the sale opens in \(seconds) s", retryAfterSeconds: Int(clamping: seconds)
+            )
+        case .saleEnded:
+            self.init(.conflict, "sale_ended", "the sale has ended")
         case .stockBelowSold(let sold):
             self.init(.conflict, "stock_below_sold", "stock cannot be below reserved + committed (\(sold))")
         case .refused(.expired):

@@ -14,11 +14,14 @@ struct DefineSKUBody: APIBody {
     var reservationTtlSeconds: Int64?
     /// Our extension: split the SKU's stock over this many buckets on different nodes (default 1).
     var buckets: Int64?
+    /// Our extension: the sale's window, RFC 3339 instants (each optional), on the owner shard's clock.
+    var startsAt: String?
+    var endsAt: String?
 
     static let integerFields = ["stock", "perUserLimit", "reservationTtlSeconds", "buckets"]
 
     private enum CodingKeys: String, CodingKey {
-        case stock, perUserLimit, reservationTtlSeconds, buckets
+        case stock, perUserLimit, reservationTtlSeconds, buckets, startsAt, endsAt
     }
 
     /// An optional field may be left out (its default), but not given as null: a null is a value
@@ -36,6 +39,13 @@ struct DefineSKUBody: APIBody {
         self.perUserLimit = try optional(.perUserLimit)
         self.reservationTtlSeconds = try optional(.reservationTtlSeconds)
         self.buckets = try optional(.buckets)
+        for key in [CodingKeys.startsAt, .endsAt] where container.contains(key) {
+            if try container.decodeNil(forKey: key) {
+                throw DecodingError.valueNotFound(String.self, .init(codingPath: [key], debugDescription: "null"))
+            }
+        }
+        self.startsAt = try container.decodeIfPresent(String.self, forKey: .startsAt)
+        self.endsAt = try container.decodeIfPresent(String.self, forKey: .endsAt)
     }
 
     func settings() throws(APIError) -> SKUSettings {
@@ -43,13 +53,26 @@ struct DefineSKUBody: APIBody {
             stock: self.stock,
             perUserLimit: self.perUserLimit ?? 1,
             reservationTtlSeconds: self.reservationTtlSeconds ?? 600,
-            buckets: self.buckets ?? 1
+            buckets: self.buckets ?? 1,
+            startsAtMilliseconds: try Self.instant(self.startsAt, "startsAt"),
+            endsAtMilliseconds: try Self.instant(self.endsAt, "endsAt")
         )
         try check(settings.stock, "stock", in: 0...Limits.stockMax)
         try check(settings.perUserLimit, "perUserLimit", in: 1...Limits.perUserLimitMax)
         try check(settings.reservationTtlSeconds, "reservationTtlSeconds", in: 1...Limits.reservationTtlSecondsMax)
         try check(settings.buckets, "buckets", in: 1...SKUBuckets.maximum)
+        if let startsAt = settings.startsAtMilliseconds, let endsAt = settings.endsAtMilliseconds, endsAt <= startsAt {
+            throw .invalid("endsAt must be after startsAt")
+        }
         return settings
+    }
+
+    private static func instant(_ text: String?, _ field: String) throws(APIError) -> Int64? {
+        guard let text else { return nil }
+        guard let milliseconds = RFC3339.parse(text), milliseconds > 0 else {
+            throw .invalid("\(field) must be an RFC 3339 instant such as 2026-12-24T10:00:00Z (years 1970 to 9999)")
+        }
+        return milliseconds
     }
 }
 

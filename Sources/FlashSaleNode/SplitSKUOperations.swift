@@ -35,6 +35,7 @@ struct SplitSKUOperations: SaleOperations {
                 return await self.routed.run(operation.on(SKUBuckets.name(of: operation.sku, bucket: bucket))).renamingSKU(operation.sku)
             case .entryThenEveryBucket:
                 if case .defineSKU(let sku, let settings) = operation { return .skuDefinition(try await self.define(sku, settings)) }
+                if case .closeSKU(let sku) = operation { return .skuState(try await self.close(sku)) }
                 let state = try await self.entryState(operation.sku)
                 return .skuState(state.settings.buckets > 1 ? try await self.total(of: state) : state)
             }
@@ -51,11 +52,24 @@ struct SplitSKUOperations: SaleOperations {
         self.bucketCounts.remember(sku, definition.state.settings.buckets)
         var buckets: [SKUState] = []
         for (index, share) in SKUBuckets.shares(of: settings.stock, buckets: settings.buckets).enumerated() {
-            let bucketSettings = SKUSettings(stock: share, perUserLimit: settings.perUserLimit, reservationTtlSeconds: settings.reservationTtlSeconds)
+            let bucketSettings = SKUSettings(
+                stock: share, perUserLimit: settings.perUserLimit, reservationTtlSeconds: settings.reservationTtlSeconds,
+                startsAtMilliseconds: settings.startsAtMilliseconds, endsAtMilliseconds: settings.endsAtMilliseconds
+            )
             let bucket = SKUBuckets.name(of: sku, bucket: index)
             buckets.append(try await self.routed.run(.defineSKU(sku: bucket, settings: bucketSettings)).skuDefinition().state)
         }
         return SKUDefinition(state: Self.total(definition.state, buckets), isNew: definition.isNew)
+    }
+
+    /// A split SKU closes in its own entry, then in every bucket (each on its own shard's clock);
+    /// a close repeated after a crash between the steps closes the rest and changes nothing else.
+    private func close(_ sku: String) async throws(SaleError) -> SKUState {
+        let entry = try await self.routed.run(.closeSKU(sku: sku)).skuState()
+        for index in 0..<Int(entry.settings.buckets) {
+            _ = try await self.routed.run(.closeSKU(sku: SKUBuckets.name(of: sku, bucket: index))).skuState()
+        }
+        return try await self.total(of: entry)
     }
 
     /// The entry's view with its buckets' stock and counters added up.

@@ -13,7 +13,7 @@ public enum ScriptTime: Sendable, Hashable {
 /// One Lua script: the clock's file, `Scripts/prelude.lua`, then the script's own file.
 public struct RedisScript: Sendable, Hashable {
     public enum Name: String, Sendable, CaseIterable {
-        case define, sku, reserve, commit, release, read, sweep, epoch
+        case define, sku, reserve, commit, release, read, sweep, epoch, close
         case reserveMany = "reserve_many"
         case export
         case importSnapshot = "import"

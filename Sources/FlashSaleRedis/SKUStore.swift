@@ -40,7 +40,7 @@ public final class SKUStore: SaleOperations {
         self.answersSoldOutFromMemory = soldOutMemo != nil
         self.clock = clock
         var outcomes: [String: Counter] = [:]
-        for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "unknown_sku", "outbox_full", "unavailable"] {
+        for outcome in ["created", "repeated", "sold_out", "limit_exceeded", "not_started", "sale_ended", "unknown_sku", "outbox_full", "unavailable"] {
             outcomes[outcome] = Counter(label: "flashsale_reservations_total", dimensions: [("outcome", outcome)])
         }
         self.reservationOutcomes = outcomes
@@ -126,6 +126,8 @@ public final class SKUStore: SaleOperations {
                 return .reservation(try await self.commit(sku: sku, id: id))
             case .release(let sku, let id):
                 return .reservation(try await self.release(sku: sku, id: id))
+            case .closeSKU(let sku):
+                return .skuState(try await self.closeSKU(sku))
             case .takeForTransfer(let sku, let recipient):
                 return .transferTaken(try await self.takeForTransfer(donor: sku, recipient: recipient))
             case .receiveTransfer(let sku, let transfer):
@@ -151,6 +153,7 @@ public final class SKUStore: SaleOperations {
             [
                 sku, String(settings.stock), String(settings.perUserLimit), String(settings.reservationTtlSeconds),
                 mayCreate ? "create" : "update", String(settings.buckets),
+                settings.startsAtMilliseconds.map { String($0) } ?? "", settings.endsAtMilliseconds.map { String($0) } ?? "",
             ]
         )
         let fields = try Self.fields(reply)
@@ -164,11 +167,22 @@ public final class SKUStore: SaleOperations {
             let buckets = fields.count > 1 ? fields[1].integer ?? 1 : 1
             throw .invalidRequest("\(sku) is defined with \(buckets) bucket(s); the number of buckets is fixed once a SKU is defined")
         case "split_fixed":
-            throw .invalidRequest("\(sku) is split over buckets: its stock, perUserLimit and reservationTtlSeconds are fixed once defined")
+            throw .invalidRequest("\(sku) is split over buckets: its stock, perUserLimit, reservationTtlSeconds, startsAt and endsAt are fixed once defined")
         case "outbox_full":
             throw Self.outboxFull
         default:
             throw Self.unexpected(.define, reply)
+        }
+    }
+
+    /// Ends `sku`'s sale now, on the shard's clock (`close.lua`).
+    public func closeSKU(_ sku: String) async throws(SaleError) -> SKUState {
+        let reply = try await self.run(.close, [sku])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "closed": return try Self.skuState(sku, fields)
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.close, reply)
         }
     }
 
@@ -208,6 +222,8 @@ public final class SKUStore: SaleOperations {
             )
         case "sold_out": throw .soldOut
         case "limit_exceeded": throw .limitExceeded
+        case "not_started": throw .notStarted(opensInMilliseconds: fields.count > 1 ? fields[1].integer ?? 0 : 0)
+        case "sale_ended": throw .saleEnded
         case "unknown_sku": throw .unknownSKU
         case "outbox_full": throw Self.outboxFull
         case "split": throw .unavailable("\(sku) is split over buckets; reserve in the user's bucket")
@@ -376,13 +392,16 @@ public final class SKUStore: SaleOperations {
         case "gone":
             return .gone(epoch: fields.count > 1 ? fields[1].integer ?? 0 : 0)
         case "snapshot":
-            let header = 9
-            guard fields.count >= header, (fields.count - header) % 7 == 0, let transfers = fields[8].string else {
+            let header = 11
+            guard fields.count >= header, (fields.count - header) % 7 == 0, let transfers = fields[10].string else {
                 throw Self.unexpected(.export, reply)
             }
-            let numbers = fields[1..<8].compactMap { $0.string.flatMap { Int64($0) } }
-            guard numbers.count == 7 else { throw Self.unexpected(.export, reply) }
-            let settings = SKUSettings(stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4], buckets: numbers[6])
+            let numbers = fields[1..<10].compactMap { $0.string.flatMap { Int64($0) } }
+            guard numbers.count == 9 else { throw Self.unexpected(.export, reply) }
+            let settings = SKUSettings(
+                stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4], buckets: numbers[6],
+                startsAtMilliseconds: Self.windowEnd(numbers[7]), endsAtMilliseconds: Self.windowEnd(numbers[8])
+            )
             var entries: [SKUSnapshot.Entry] = []
             entries.reserveCapacity((fields.count - header) / 7)
             for start in stride(from: header, to: fields.count, by: 7) {
@@ -413,7 +432,8 @@ public final class SKUStore: SaleOperations {
         var arguments = [
             state.sku, String(state.settings.stock), String(state.reserved), String(state.committed),
             String(state.settings.perUserLimit), String(state.settings.reservationTtlSeconds), String(snapshot.version),
-            String(state.settings.buckets), snapshot.transfers,
+            String(state.settings.buckets), String(state.settings.startsAtMilliseconds ?? 0),
+            String(state.settings.endsAtMilliseconds ?? 0), snapshot.transfers,
         ]
         arguments.reserveCapacity(arguments.count + snapshot.reservations.count * 7 + 1)
         for entry in snapshot.reservations {
@@ -548,18 +568,26 @@ public final class SKUStore: SaleOperations {
         return fields
     }
 
-    /// `[outcome, stock, reserved, committed, limit, ttl, buckets]`
+    /// `[outcome, stock, reserved, committed, limit, ttl, buckets, starts, ends]` (the scripts' `sku_reply`)
     private static func skuState(_ sku: String, _ fields: [RedisReply]) throws(SaleError) -> SKUState {
-        guard fields.count == 7, let stock = fields[1].integer, let reserved = fields[2].integer,
+        guard fields.count == 9, let stock = fields[1].integer, let reserved = fields[2].integer,
             let committed = fields[3].integer, let limit = fields[4].integer, let ttl = fields[5].integer,
-            let buckets = fields[6].integer
+            let buckets = fields[6].integer, let starts = fields[7].integer, let ends = fields[8].integer
         else { throw .unavailable("a SKU reply has the wrong shape: \(fields)") }
         return SKUState(
             sku: sku,
-            settings: SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: buckets),
+            settings: SKUSettings(
+                stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: buckets,
+                startsAtMilliseconds: Self.windowEnd(starts), endsAtMilliseconds: Self.windowEnd(ends)
+            ),
             reserved: reserved,
             committed: committed
         )
+    }
+
+    /// A window's start or end as the scripts reply it: 0 is none.
+    private static func windowEnd(_ milliseconds: Int64) -> Int64? {
+        milliseconds == 0 ? nil : milliseconds
     }
 
     /// `[id, user, quantity, status, expiresAt, requestId]`, after any leading outcome fields.

@@ -2,7 +2,7 @@ public import FlashSaleCore
 
 /// Where an operation on a SKU split over buckets goes (`SKUBuckets`), decided without I/O: a
 /// user's reservation to their bucket, a reservation's read, commit or release to the bucket its
-/// id names, a define and a read of the SKU to its own entry and then every bucket.
+/// id names, a define, a read and a close of the SKU to its own entry and then every bucket.
 public enum BucketPlan: Sendable, Hashable {
     /// The operation as it is: a SKU of one bucket, the SKU's own entry, or a transfer step (which names its bucket).
     case whole
@@ -17,7 +17,7 @@ public enum BucketPlan: Sendable, Hashable {
         case .defineSKU(_, let settings):
             // A define of more than one bucket splits the SKU (the number is fixed once defined).
             return settings.buckets > 1 ? .entryThenEveryBucket : .whole
-        case .skuState:
+        case .skuState, .closeSKU:
             return buckets > 1 ? .entryThenEveryBucket : .whole
         case .reserve(_, let user, _, _):
             return buckets > 1 ? .bucket(SKUBuckets.bucket(of: user, buckets: buckets)) : .whole
@@ -30,10 +30,12 @@ public enum BucketPlan: Sendable, Hashable {
         }
     }
 
-    /// Whether the plan needs the SKU's number of buckets: only a reservation's does.
+    /// Whether the plan needs the SKU's number of buckets: a reservation's and a close's do.
     public static func needsBucketCount(_ operation: SaleOperation) -> Bool {
-        if case .reserve = operation { return true }
-        return false
+        switch operation {
+        case .reserve, .closeSKU: true
+        default: false
+        }
     }
 
     /// The donors a bucket that ran dry asks in turn: every other bucket, from the next one on.

@@ -248,6 +248,62 @@ import Testing
         }
     }
 
+    /// A scheduled sale: its window in the view as RFC 3339, 409 not_started with the seconds to
+    /// the opening in Retry-After, 409 sale_ended after a close (an admin call), on the shard's clock.
+    @Test func aScheduledSaleOpensAndCloses() async throws {
+        try await Self.withAPI(scriptTime: .supplied) { client, shard in
+            let now = try await shard.scriptClockMilliseconds()
+            let opening = (now / 1000 + 90) * 1000
+            let startsAt = Self.rfc3339(opening)
+            let defined = try await Self.call(
+                client, .put, "/v1/skus/s", #"{"stock": 2, "startsAt": "\#(startsAt)"}"#, headers: Self.admin, expect: .created
+            )
+            #expect(defined["startsAt"] as? String == startsAt && defined["endsAt"] == nil)
+            let buy = #"{"user":"u","quantity":1,"requestId":"1"}"#
+            try await client.execute(uri: "/v1/skus/s/reservations", method: .post, body: Self.body(buy)) { response in
+                #expect(response.status == .conflict)
+                #expect(String(buffer: response.body).contains(#""error":"not_started""#))
+                let seconds = (opening - now + 999) / 1000
+                #expect(response.headers[.retryAfter] == String(seconds))
+            }
+            try await shard.advanceScriptClock(by: .milliseconds(opening - now))
+            try await Self.call(client, .post, "/v1/skus/s/reservations", buy, expect: .created)
+            try await Self.call(client, .post, "/v1/skus/s/close", expect: .unauthorized, error: "unauthorized")
+            let closed = try await Self.call(client, .post, "/v1/skus/s/close", headers: Self.admin, expect: .ok)
+            #expect(closed["endsAt"] as? String == Self.rfc3339(opening) && closed["reserved"] as? Int == 1)
+            try await Self.call(client, .post, "/v1/skus/s/reservations", #"{"user":"v","quantity":1,"requestId":"2"}"#, expect: .conflict, error: "sale_ended")
+            try await Self.call(client, .post, "/v1/skus/unknown/close", headers: Self.admin, expect: .notFound, error: "unknown_sku")
+        }
+    }
+
+    /// RFC 3339 with milliseconds, by Foundation (not the code under test).
+    static func rfc3339(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+
+    @Test func aWindowMustBeRFC3339AndInOrder() async throws {
+        try await Self.withAPI { client, _ in
+            let refusals: [(String, String)] = [
+                (#"{"stock": 1, "startsAt": "tomorrow"}"#, "startsAt must be an RFC 3339 instant such as 2026-12-24T10:00:00Z (years 1970 to 9999)"),
+                (#"{"stock": 1, "endsAt": "2026-02-30T10:00:00Z"}"#, "endsAt must be an RFC 3339 instant such as 2026-12-24T10:00:00Z (years 1970 to 9999)"),
+                (#"{"stock": 1, "startsAt": null}"#, "startsAt has the wrong type"),
+                (#"{"stock": 1, "endsAt": 5}"#, "endsAt has the wrong type"),
+                (#"{"stock": 1, "startsAt": "2026-12-24T10:00:00Z", "endsAt": "2026-12-24T11:00:00+01:00"}"#, "endsAt must be after startsAt"),
+            ]
+            for (body, message) in refusals {
+                let answer = try await Self.call(client, .put, "/v1/skus/s", body, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+                #expect(answer["message"] as? String == message, "\(body)")
+            }
+            let defined = try await Self.call(
+                client, .put, "/v1/skus/s", #"{"stock": 1, "startsAt": "2026-12-24T10:00:00.5+01:00", "endsAt": "2026-12-24t10:00:00.123456Z"}"#,
+                headers: Self.admin, expect: .created
+            )
+            #expect(defined["startsAt"] as? String == "2026-12-24T09:00:00.500Z" && defined["endsAt"] as? String == "2026-12-24T10:00:00.123Z")
+        }
+    }
+
     /// The bucket count is part of the SKU's view and fixed once the SKU is defined.
     @Test func aSKUsBucketCountIsShownAndFixed() async throws {
         try await Self.withAPI { client, _ in

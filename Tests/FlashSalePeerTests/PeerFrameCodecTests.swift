@@ -31,6 +31,9 @@ struct PeerFrameCodecTests {
             .commit(sku: "a", id: "i"),
             .release(sku: "a", id: "i"),
             .defineSKU(sku: "split", settings: .init(stock: 90, perUserLimit: 2, reservationTtlSeconds: 60, buckets: 3)),
+            .defineSKU(sku: "opens", settings: .init(stock: 1, startsAtMilliseconds: 1_798_106_400_000)),
+            .defineSKU(sku: "window", settings: .init(stock: 1, startsAtMilliseconds: 1, endsAtMilliseconds: .max)),
+            .closeSKU(sku: "window"),
             .takeForTransfer(sku: SKUBuckets.name(of: "split", bucket: 2), recipient: 15),
             .receiveTransfer(sku: SKUBuckets.name(of: "split", bucket: 1), transfer),
             .finishTransfer(sku: SKUBuckets.name(of: "split", bucket: 0), transfer),
@@ -52,6 +55,7 @@ struct PeerFrameCodecTests {
         let failures: [SaleError] = [
             .invalidRequest("bad"), .unknownSKU, .unknownReservation, .soldOut, .limitExceeded,
             .stockBelowSold(reservedAndCommitted: 9), .unavailable("later"), .staleMembership(shardEpoch: 12), .moved(epoch: 13),
+            .notStarted(opensInMilliseconds: 86_400_000), .saleEnded,
         ] + ReservationRefusal.allCases.map { .refused($0) }
         outcomes += failures.map { .failure($0) }
         for status in ReservationStatus.allCases {

@@ -61,6 +61,11 @@ public final class InMemorySaleOperations: SaleOperations {
                 if let id = sku.byRequestId[requestId], let held = sku.reservations[id] {
                     return .receipt(ReservationReceipt(reservation: held.reservation, isNew: false))
                 }
+                switch sku.settings.phase(atMilliseconds: now) {
+                case .ended: return .failure(.saleEnded)
+                case .scheduled: return .failure(.notStarted(opensInMilliseconds: sku.settings.startsAtMilliseconds! - now))
+                case .open: break
+                }
                 let heldByUser = sku.reservations.values
                     .filter { $0.reservation.user == user && ($0.lifecycle.status == .reserved || $0.lifecycle.status == .committed) }
                     .reduce(0) { $0 + $1.reservation.quantity }
@@ -81,6 +86,11 @@ public final class InMemorySaleOperations: SaleOperations {
                 return Self.resolve(&skus, name, id, .commit, now: now)
             case .release(let name, let id):
                 return Self.resolve(&skus, name, id, .release, now: now)
+            case .closeSKU(let name):
+                guard var sku = skus[name] else { return .failure(.unknownSKU) }
+                if (sku.settings.endsAtMilliseconds ?? .max) > now { sku.settings.endsAtMilliseconds = now }
+                skus[name] = sku
+                return .skuState(Self.state(name, sku))
             case .takeForTransfer, .receiveTransfer, .finishTransfer:
                 return .failure(.unavailable("split SKUs are not held in memory"))
             }

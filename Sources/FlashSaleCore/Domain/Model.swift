@@ -6,13 +6,40 @@ public struct SKUSettings: Sendable, Hashable {
     /// Over how many buckets the SKU's stock is split (`SKUBuckets`); 1, the default, keeps it
     /// whole on its owner. Fixed once the SKU is defined.
     public var buckets: Int64
+    /// The sale's window, epoch milliseconds on the owner shard's clock: reservations from
+    /// `startsAtMilliseconds` (inclusive) until `endsAtMilliseconds` (exclusive); nil is no bound.
+    /// A close sets the end to the shard's now.
+    public var startsAtMilliseconds: Int64?
+    public var endsAtMilliseconds: Int64?
 
-    public init(stock: Int64, perUserLimit: Int64 = 1, reservationTtlSeconds: Int64 = 600, buckets: Int64 = 1) {
+    public init(
+        stock: Int64,
+        perUserLimit: Int64 = 1,
+        reservationTtlSeconds: Int64 = 600,
+        buckets: Int64 = 1,
+        startsAtMilliseconds: Int64? = nil,
+        endsAtMilliseconds: Int64? = nil
+    ) {
         self.stock = stock
         self.perUserLimit = perUserLimit
         self.reservationTtlSeconds = reservationTtlSeconds
         self.buckets = buckets
+        self.startsAtMilliseconds = startsAtMilliseconds
+        self.endsAtMilliseconds = endsAtMilliseconds
     }
+
+    /// Where the sale is at `nowMilliseconds` (the same rule as the scripts' `outside_window`:
+    /// an end at or before now wins over a start still to come).
+    public func phase(atMilliseconds nowMilliseconds: Int64) -> SalePhase {
+        if let end = self.endsAtMilliseconds, nowMilliseconds >= end { return .ended }
+        if let start = self.startsAtMilliseconds, nowMilliseconds < start { return .scheduled }
+        return .open
+    }
+}
+
+/// A sale's phase in its window.
+public enum SalePhase: String, Sendable, Hashable {
+    case scheduled, open, ended
 }
 
 /// A SKU's settings and counters. `available` is derived, so stock = available + reserved + committed (I3)

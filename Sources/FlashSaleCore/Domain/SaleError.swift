@@ -5,6 +5,10 @@ public enum SaleError: Error, Sendable, Hashable {
     case unknownReservation
     case soldOut
     case limitExceeded
+    /// The sale opens in this many milliseconds, on its owner shard's clock.
+    case notStarted(opensInMilliseconds: Int64)
+    /// The sale's window has ended (its endsAt passed, or it was closed).
+    case saleEnded
     case stockBelowSold(reservedAndCommitted: Int64)
     case refused(ReservationRefusal)
     /// The store cannot answer now (Redis down, queue full). Safe to retry with the same requestId.

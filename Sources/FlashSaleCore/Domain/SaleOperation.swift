@@ -10,6 +10,8 @@ public enum SaleOperation: Sendable, Hashable {
     case reservation(sku: String, id: String)
     case commit(sku: String, id: String)
     case release(sku: String, id: String)
+    /// Ends the sale now, on the owner shard's clock; answers the SKU's state.
+    case closeSKU(sku: String)
     // The steps of a transfer between the buckets of a split SKU (`PendingTransfer`): internal,
     // never built from a client's request.
     /// Half the available stock of bucket `sku` (the donor) for bucket index `recipient`, or the
@@ -25,7 +27,7 @@ public enum SaleOperation: Sendable, Hashable {
     public var sku: String {
         switch self {
         case .defineSKU(let sku, _), .skuState(let sku), .reserve(let sku, _, _, _), .reservation(let sku, _),
-            .commit(let sku, _), .release(let sku, _), .takeForTransfer(let sku, _), .receiveTransfer(let sku, _),
+            .commit(let sku, _), .release(let sku, _), .closeSKU(let sku), .takeForTransfer(let sku, _), .receiveTransfer(let sku, _),
             .finishTransfer(let sku, _):
             sku
         }
@@ -40,6 +42,7 @@ public enum SaleOperation: Sendable, Hashable {
         case .reservation(_, let id): .reservation(sku: sku, id: id)
         case .commit(_, let id): .commit(sku: sku, id: id)
         case .release(_, let id): .release(sku: sku, id: id)
+        case .closeSKU: .closeSKU(sku: sku)
         case .takeForTransfer(_, let recipient): .takeForTransfer(sku: sku, recipient: recipient)
         case .receiveTransfer(_, let transfer): .receiveTransfer(sku: sku, transfer)
         case .finishTransfer(_, let transfer): .finishTransfer(sku: sku, transfer)

@@ -3,7 +3,7 @@ import NIOCore
 
 // New codes may be added in a later version; a decoder refuses codes it does not know.
 enum OperationCode: UInt8 {
-    case defineSKU = 1, skuState, reserve, reservation, commit, release, takeForTransfer, receiveTransfer, finishTransfer
+    case defineSKU = 1, skuState, reserve, reservation, commit, release, takeForTransfer, receiveTransfer, finishTransfer, closeSKU
 }
 
 /// Each operation is its code, then its fields in the order of the case's associated values.
@@ -35,6 +35,9 @@ extension ByteBuffer {
             self.writeInteger(OperationCode.release.rawValue)
             self.writeText(sku)
             self.writeText(id)
+        case .closeSKU(let sku):
+            self.writeInteger(OperationCode.closeSKU.rawValue)
+            self.writeText(sku)
         case .takeForTransfer(let sku, let recipient):
             self.writeInteger(OperationCode.takeForTransfer.rawValue)
             self.writeText(sku)
@@ -68,6 +71,8 @@ extension ByteBuffer {
             return .commit(sku: try self.readText(), id: try self.readText())
         case .release:
             return .release(sku: try self.readText(), id: try self.readText())
+        case .closeSKU:
+            return .closeSKU(sku: try self.readText())
         case .takeForTransfer:
             return .takeForTransfer(sku: try self.readText(), recipient: try self.readBucketIndex())
         case .receiveTransfer:
@@ -82,13 +87,30 @@ extension ByteBuffer {
         self.writeInteger(settings.perUserLimit)
         self.writeInteger(settings.reservationTtlSeconds)
         self.writeInteger(settings.buckets)
+        self.writeOptionalInteger(settings.startsAtMilliseconds)
+        self.writeOptionalInteger(settings.endsAtMilliseconds)
     }
 
     mutating func readSettings() throws(PeerFrameError) -> SKUSettings {
         let stock = try self.read(Int64.self)
         let limit = try self.read(Int64.self)
         let ttl = try self.read(Int64.self)
-        return SKUSettings(stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: try self.read(Int64.self))
+        let buckets = try self.read(Int64.self)
+        let startsAt = try self.readOptionalInteger()
+        return SKUSettings(
+            stock: stock, perUserLimit: limit, reservationTtlSeconds: ttl, buckets: buckets,
+            startsAtMilliseconds: startsAt, endsAtMilliseconds: try self.readOptionalInteger()
+        )
+    }
+
+    /// A presence flag (0 or 1), then the value when present.
+    mutating func writeOptionalInteger(_ value: Int64?) {
+        self.writeInteger(UInt8(value == nil ? 0 : 1))
+        if let value { self.writeInteger(value) }
+    }
+
+    mutating func readOptionalInteger() throws(PeerFrameError) -> Int64? {
+        try self.readFlag() ? try self.read(Int64.self) : nil
     }
 
     mutating func writeTransfer(_ transfer: PendingTransfer) {

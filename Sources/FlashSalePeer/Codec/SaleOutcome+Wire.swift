@@ -8,7 +8,7 @@ enum OutcomeCode: UInt8 {
 
 enum FailureCode: UInt8 {
     case invalidRequest = 1, unknownSKU, unknownReservation, soldOut, limitExceeded, stockBelowSold, refused,
-        unavailable, staleMembership, moved
+        unavailable, staleMembership, moved, notStarted, saleEnded
 }
 
 /// A refusal's reason on the wire: its index here.
@@ -123,6 +123,10 @@ extension ByteBuffer {
         case .unknownReservation: self.writeInteger(FailureCode.unknownReservation.rawValue)
         case .soldOut: self.writeInteger(FailureCode.soldOut.rawValue)
         case .limitExceeded: self.writeInteger(FailureCode.limitExceeded.rawValue)
+        case .notStarted(let opensIn):
+            self.writeInteger(FailureCode.notStarted.rawValue)
+            self.writeInteger(opensIn)
+        case .saleEnded: self.writeInteger(FailureCode.saleEnded.rawValue)
         case .stockBelowSold(let held):
             self.writeInteger(FailureCode.stockBelowSold.rawValue)
             self.writeInteger(held)
@@ -148,6 +152,8 @@ extension ByteBuffer {
         case .unknownReservation: return .unknownReservation
         case .soldOut: return .soldOut
         case .limitExceeded: return .limitExceeded
+        case .notStarted: return .notStarted(opensInMilliseconds: try self.read(Int64.self))
+        case .saleEnded: return .saleEnded
         case .stockBelowSold: return .stockBelowSold(reservedAndCommitted: try self.read(Int64.self))
         case .refused: return .refused(try self.readIndexed(refusalCodes, "refusal"))
         case .unavailable: return .unavailable(try self.readText())

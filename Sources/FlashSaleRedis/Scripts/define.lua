@@ -1,11 +1,11 @@
 -- Define or update a SKU. ARGV: sku, stock, perUserLimit, reservationTtlSeconds, mode, buckets,
--- caller's epoch. mode 'create' defines a SKU this shard does not hold; 'update' only updates one it holds
+-- startsAt, endsAt (epoch ms, '' for none: a define sets the whole window), caller's epoch. mode 'create' defines a SKU this shard does not hold; 'update' only updates one it holds
 -- (the new owner of a SKU, during a handoff, asks the previous one to update it if it is still there).
 -- A SKU that moved away is never defined again here: only its import brings it back.
 -- A split SKU's settings are fixed once defined, and a bucket (a name with the separator byte 31)
 -- is only ever created here: afterwards its stock changes by its sales and transfers alone, so a
 -- define repeated by its node after a crash answers the bucket as it is and changes nothing.
--- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl, buckets}
+-- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl, buckets, starts, ends} (sku_reply)
 --      | {'stock_below_sold', reserved + committed} | {'buckets_fixed', buckets} | {'split_fixed'}
 --      | {'unknown_sku'} (mode update) | {'moved', epoch} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
 local stale = stale_caller()
@@ -17,6 +17,7 @@ if outbox_full() then
 end
 local k = sku_keys(ARGV[1])
 local stock, limit, ttl, buckets = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
+local starts, ends = tonumber(ARGV[7]), tonumber(ARGV[8])
 local s = load_sku(k)
 local created = s == nil
 if created and (ARGV[5] ~= 'create' or redis.call('EXISTS', k.moved) == 1) then
@@ -28,19 +29,20 @@ else
     if s.buckets ~= buckets then
         return { 'buckets_fixed', s.buckets }
     end
-    if s.buckets > 1 and (stock ~= s.stock or limit ~= s.limit or ttl ~= s.ttl) then
+    if s.buckets > 1 and (stock ~= s.stock or limit ~= s.limit or ttl ~= s.ttl or starts ~= s.starts or ends ~= s.ends) then
         return { 'split_fixed' }
     end
     if s.buckets > 1 or string.find(k.sku, '\31', 1, true) then
-        return { 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets }
+        return sku_reply('updated', s)
     end
     expire_due(k, s, now_ms(), LAZY_EXPIRY_MAX)
     if stock < s.reserved + s.committed then
         return { 'stock_below_sold', s.reserved + s.committed }
     end
 end
-s.stock, s.limit, s.ttl = stock, limit, ttl
+s.stock, s.limit, s.ttl, s.starts, s.ends = stock, limit, ttl, starts, ends
 save_sku(k, s)
+write_window(k, starts, ends)
 redis.call('SADD', SKU_INDEX, k.sku)
 record('defined', k, s, nil)
-return { created and 'created' or 'updated', s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets }
+return sku_reply(created and 'created' or 'updated', s)

@@ -3,7 +3,9 @@
 -- Data model of one SKU (all its keys share the hash tag {sku}):
 --   fs:{sku}:meta   hash    stock, reserved, committed, limit, ttl (seconds), version, buckets
 --                           (over how many buckets a split SKU's stock is; its own entry then
---                           holds no stock: only its settings), and for a bucket of a split SKU
+--                           holds no stock: only its settings), the sale's window when it has
+--                           one: starts and ends (epoch ms on this shard's clock, each optional;
+--                           see outside_window), and for a bucket of a split SKU
 --                           its transfers: xseq (transfers out so far), xout (the one not yet
 --                           finished: 'recipient:sequence:units:ms'), xin (the last sequence
 --                           taken in from each donor: 'donor:sequence,...')
@@ -90,7 +92,7 @@ local function missing(k, otherwise)
 end
 
 local function load_sku(k)
-    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets')
+    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets', 'starts', 'ends')
     if not v[1] then
         return nil
     end
@@ -102,9 +104,13 @@ local function load_sku(k)
         ttl = tonumber(v[5]),
         version = tonumber(v[6]),
         buckets = tonumber(v[7] or '1'),
+        starts = tonumber(v[8]),
+        ends = tonumber(v[9]),
     }
 end
 
+-- Writes the SKU's counters and settings; its window is written apart (write_window), as only a
+-- define, a close or an import changes it, never a reservation.
 local function write_sku(k, s)
     redis.call('HSET', k.meta,
         'stock', int(s.stock), 'reserved', int(s.reserved), 'committed', int(s.committed),
@@ -113,6 +119,41 @@ end
 local function save_sku(k, s)
     s.version = s.version + 1
     write_sku(k, s)
+end
+
+-- The sale's window: from starts (inclusive) to ends (exclusive), epoch ms, either one optional.
+-- Both are decided on this shard's clock (now_ms), so a coordinator whose own clock is off can
+-- neither open a sale early nor keep it open late.
+local function write_window(k, starts, ends)
+    if starts then
+        redis.call('HSET', k.meta, 'starts', int(starts))
+    else
+        redis.call('HDEL', k.meta, 'starts')
+    end
+    if ends then
+        redis.call('HSET', k.meta, 'ends', int(ends))
+    else
+        redis.call('HDEL', k.meta, 'ends')
+    end
+end
+
+-- Why a new reservation cannot be made now: {'sale_ended'} or {'not_started', ms until the
+-- opening}; nil while the sale is open. The end comes first: a sale closed before its opening
+-- never opens.
+local function outside_window(s, now)
+    if s.ends and now >= s.ends then
+        return { 'sale_ended' }
+    end
+    if s.starts and now < s.starts then
+        return { 'not_started', s.starts - now }
+    end
+    return nil
+end
+
+-- A SKU's settings and counters as a reply: {outcome, stock, reserved, committed, limit, ttl,
+-- buckets, starts, ends}, with 0 for a window end not set.
+local function sku_reply(outcome, s)
+    return { outcome, s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets, s.starts or 0, s.ends or 0 }
 end
 
 -- A bucket's transfer bookkeeping as one text, for a handoff: 'xseq|xout|xin'.
@@ -321,8 +362,9 @@ local function open_reservable_sku()
     return k, s
 end
 
--- One reservation, alone (reserve.lua) or in a batch (reserve_many.lua): idempotency by requestId,
--- the outbox bound, stock (quantity > available -> 'sold_out', after expiring what is due when it
+-- One reservation, alone (reserve.lua) or in a batch (reserve_many.lua): idempotency by requestId
+-- (a repeat answers its reservation even after the sale ended), the sale's window, the outbox
+-- bound, stock (quantity > available -> 'sold_out', after expiring what is due when it
 -- looks short), the per-user limit, then create. A created reservation bumps the SKU's version and
 -- appends its event with the SKU's counters as of it, exactly as a call of its own would; the
 -- caller then writes the SKU's meta once (write_sku) and indexes the expiry. Returns the reply
@@ -334,6 +376,10 @@ local function reserve_one(k, s, user, qty, rid, new_id, now)
         local reply = apply(k, s, load_reservation(k, existing), 'expireIfDue', now)
         reply[1] = 'repeated'
         return reply, nil
+    end
+    local outside = outside_window(s, now)
+    if outside then
+        return outside, nil
     end
     if outbox_full() then
         return { 'outbox_full' }, nil

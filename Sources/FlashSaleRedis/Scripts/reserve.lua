@@ -1,7 +1,8 @@
 -- Reserve stock for a user. ARGV: sku, user, quantity, requestId, id for a new reservation,
 -- caller's epoch.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
---      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
+--      | {'not_started', ms until the opening} | {'sale_ended'} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'}
+--      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'stale_epoch', the shard's epoch}
 local k, s, refusal = open_reservable_sku()
 if refusal then
     return refusal
