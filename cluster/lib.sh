@@ -13,8 +13,8 @@ BUILD_PATH="${FLASHSALE_BUILD_PATH:-$ROOT/.build}"
 BUILD_PACKAGES=(libhiredis-dev libpq-dev libssl-dev pkgconf)
 SERVER_PACKAGES=(redis-server postgresql)
 TOOL_PACKAGES=(openssl curl jq)
-# The status page's browser test renders it in headless Chromium.
-TEST_PACKAGES=(chromium-headless-shell)
+# The status page's browser test renders it in headless Chromium; the sale-window test runs nodes under faketime.
+TEST_PACKAGES=(chromium-headless-shell faketime)
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -271,10 +271,27 @@ make_cluster_ca() {
   openssl req -new -key "$tls/ca-key.pem" -subj "/CN=flashsale cluster CA" -out "$tls/ca.csr"
   printf '%s\n' 'basicConstraints=critical,CA:TRUE' 'keyUsage=critical,keyCertSign,cRLSign' \
     'subjectKeyIdentifier=hash' >"$tls/ca.ext"
-  openssl x509 -req -in "$tls/ca.csr" -signkey "$tls/ca-key.pem" -days 365 -sha256 \
-    -set_serial "0x$(openssl rand -hex 16)" -extfile "$tls/ca.ext" -out "$tls/ca.pem" 2>/dev/null
+  sign_certificate "$tls" "$tls/ca.csr" "$tls/ca.ext" "$tls/ca.pem" -selfsign
   rm -f "$tls/ca.csr" "$tls/ca.ext"
   chmod 600 "$tls/ca-key.pem"
+}
+
+# Signs a request with the cluster CA (or itself: -selfsign), valid from a day ago for a year: a
+# node whose clock runs behind (up to a day) still accepts its peers' certificates. openssl ca,
+# as openssl x509 before 3.4 cannot set the start date.
+sign_certificate() {
+  local tls="$1" request="$2" extensions="$3" out="$4"
+  shift 4
+  local work
+  work="$(mktemp -d "$tls/.ca.XXXXXX")"
+  : >"$work/index.txt"
+  printf '%s\n' '[ca]' 'default_ca = cluster' '[cluster]' "database = $work/index.txt" \
+    "new_certs_dir = $work" "serial = $work/serial" 'default_md = sha256' 'policy = any' 'unique_subject = no' \
+    '[any]' 'commonName = supplied' >"$work/ca.cnf"
+  openssl ca -batch -notext -config "$work/ca.cnf" -in "$request" -cert "$tls/ca.pem" -keyfile "$tls/ca-key.pem" \
+    -rand_serial -startdate "$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '365 days' +%Y%m%d%H%M%SZ)" \
+    -extfile "$extensions" -out "$out" "$@" 2>"$work/errors" || { cat "$work/errors" >&2; rm -rf "$work"; die "openssl ca could not sign $out"; }
+  rm -rf "$work"
 }
 
 make_node_cert() {
@@ -285,8 +302,7 @@ make_node_cert() {
   printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyAgreement' \
     'extendedKeyUsage=serverAuth,clientAuth' "subjectAltName=URI:flashsale://node/$id,IP:127.0.0.1" \
     'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' >"$tls/$id.ext"
-  openssl x509 -req -in "$tls/$id.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -days 365 -sha256 \
-    -set_serial "0x$(openssl rand -hex 16)" -extfile "$tls/$id.ext" -out "$tls/$id.pem" 2>/dev/null
+  sign_certificate "$tls" "$tls/$id.csr" "$tls/$id.ext" "$tls/$id.pem"
   rm -f "$tls/$id.csr" "$tls/$id.ext"
   chmod 600 "$tls/$id-key.pem"
   openssl verify -CAfile "$tls/ca.pem" "$tls/$id.pem" >/dev/null || die "the certificate of $id does not verify"

@@ -8,6 +8,11 @@ public final class NodeProcess: @unchecked Sendable {
     public let peerPort: Int?
     private let arguments: [String]
     private let environment: [String: String]
+    /// `KEY=VALUE` for env(1), which starts the node with them. Through a second env: a Swift
+    /// program that is the first image libfaketime is preloaded into sees no arguments (found by
+    /// trial: one exec'd from an image already preloaded sees them all). Each env execs the next,
+    /// so the PID stays the node's.
+    private let launcherArguments: [String]
     /// The node's standard error, appended across restarts. (Inherited, it would keep the test
     /// runner's output open for as long as a leftover node runs.)
     public let logFile: URL
@@ -15,7 +20,16 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// With `tlsDirectory` (cluster/lib.sh's layout: ca.pem, ID.pem, ID-key.pem) the node also
     /// listens for peers on a free port.
-    public init(id: String, redisURL: String, postgresURL: String, settings: String, tlsDirectory: URL? = nil, logLevel: String = "warning") throws {
+    /// `environment` adds to the test runner's (a skewed clock under libfaketime, say).
+    public init(
+        id: String,
+        redisURL: String,
+        postgresURL: String,
+        settings: String,
+        tlsDirectory: URL? = nil,
+        logLevel: String = "warning",
+        environment extraEnvironment: [String: String] = [:]
+    ) throws {
         self.id = id
         self.httpPort = ServerProcess.freePort()
         let peerPort = tlsDirectory.map { _ in ServerProcess.freePort() }
@@ -32,6 +46,7 @@ public final class NodeProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["FLASHSALE_ADMIN_TOKEN"] = "test"
         self.environment = environment
+        self.launcherArguments = extraEnvironment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         try self.start()
     }
 
@@ -52,8 +67,13 @@ public final class NodeProcess: @unchecked Sendable {
     public func start() throws {
         precondition(self.process == nil, "node \(self.id) is already running")
         let process = Process()
-        process.executableURL = try Self.executable()
-        process.arguments = self.arguments
+        if self.launcherArguments.isEmpty {
+            process.executableURL = try Self.executable()
+            process.arguments = self.arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = self.launcherArguments + ["/usr/bin/env", try Self.executable().path] + self.arguments
+        }
         process.environment = self.environment
         process.standardOutput = FileHandle.nullDevice
         let log = try FileHandle(forWritingTo: self.logFile)
@@ -62,7 +82,12 @@ public final class NodeProcess: @unchecked Sendable {
         try process.run()
         try log.close()
         self.process = process
-        try ServerProcess.waitUntilListening(port: self.httpPort, seconds: 30, what: "flashsale node \(self.id)")
+        do {
+            try ServerProcess.waitUntilListening(port: self.httpPort, seconds: 30, what: "flashsale node \(self.id)")
+        } catch {
+            guard !process.isRunning else { throw error }
+            throw TestServerError.didNotStart("flashsale node \(self.id) exited with \(process.terminationStatus) (its log: \(self.logFile.path))")
+        }
     }
 
     /// Sends a signal by PID: SIGKILL (and waits for the exit), SIGSTOP, SIGCONT.

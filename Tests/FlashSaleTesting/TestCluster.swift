@@ -16,13 +16,23 @@ public final class TestCluster: @unchecked Sendable {
     /// Every node's configuration file (`NodeConfiguration` keys as JSON).
     public let settings: String
     public let logLevel: String
+    /// What each node's environment adds, by node id (a skewed clock, say).
+    public let nodeEnvironment: @Sendable (String) -> [String: String]
 
     /// Starts n1...n`count` (certificates also for the next `spare` ids, to add later) and waits
     /// until every one of them sees all of them active. Without `peers` the nodes get no
     /// certificates and run no peer protocol (the syncer's tests need only the shared record).
-    public init(nodes count: Int, spare: Int = 0, peers: Bool = true, settings: String = "{}", logLevel: String = "warning") async throws {
+    public init(
+        nodes count: Int,
+        spare: Int = 0,
+        peers: Bool = true,
+        settings: String = "{}",
+        logLevel: String = "warning",
+        nodeEnvironment: @escaping @Sendable (String) -> [String: String] = { _ in [:] }
+    ) async throws {
         self.settings = settings
         self.logLevel = logLevel
+        self.nodeEnvironment = nodeEnvironment
         self.tls = peers ? try TestCertificates.make(nodes: (1...(count + spare)).map { "n\($0)" }) : nil
         self.postgres = try PostgresServer()
         do {
@@ -43,9 +53,12 @@ public final class TestCluster: @unchecked Sendable {
         peers: Bool = true,
         settings: String = "{}",
         logLevel: String = "warning",
+        nodeEnvironment: @escaping @Sendable (String) -> [String: String] = { _ in [:] },
         _ body: (TestCluster) async throws -> Value
     ) async throws -> Value {
-        let cluster = try await TestCluster(nodes: count, spare: spare, peers: peers, settings: settings, logLevel: logLevel)
+        let cluster = try await TestCluster(
+            nodes: count, spare: spare, peers: peers, settings: settings, logLevel: logLevel, nodeEnvironment: nodeEnvironment
+        )
         do {
             let value = try await body(cluster)
             await cluster.close()
@@ -63,7 +76,7 @@ public final class TestCluster: @unchecked Sendable {
         self.nodes.append(
             try NodeProcess(
                 id: id, redisURL: shard.server.url, postgresURL: self.postgres.url, settings: self.settings, tlsDirectory: self.tls,
-                logLevel: self.logLevel
+                logLevel: self.logLevel, environment: self.nodeEnvironment(id)
             )
         )
     }
