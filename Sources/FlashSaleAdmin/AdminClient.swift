@@ -5,7 +5,7 @@ import FoundationNetworking
 #endif
 
 /// Calls one node's admin API: `GET /v1/cluster`, `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`,
-/// `PUT /v1/skus/{sku}` and `GET /v1/skus/{sku}`.
+/// `PUT /v1/skus/{sku}`, `GET /v1/skus/{sku}` and `POST /v1/skus/{sku}/close`.
 public struct AdminClient: Sendable {
     public let baseURL: URL
     public let token: String
@@ -32,16 +32,27 @@ public struct AdminClient: Sendable {
         stock: Int64,
         perUserLimit: Int64?,
         reservationTtlSeconds: Int64?,
-        buckets: Int64? = nil
+        buckets: Int64? = nil,
+        startsAt: String? = nil,
+        endsAt: String? = nil
     ) async throws(AdminError) -> Data {
         let body = JSONWriter.object {
             $0.field("stock", stock)
             if let perUserLimit { $0.field("perUserLimit", perUserLimit) }
             if let reservationTtlSeconds { $0.field("reservationTtlSeconds", reservationTtlSeconds) }
             if let buckets { $0.field("buckets", buckets) }
+            if let startsAt { $0.field("startsAt", startsAt) }
+            if let endsAt { $0.field("endsAt", endsAt) }
         }
         let (status, answer) = try await self.send("PUT", Self.skuPath(sku), body: Data(body.utf8))
         guard status == 200 || status == 201 else { throw Self.error(status, answer) }
+        return answer
+    }
+
+    /// `POST /v1/skus/{sku}/close`: ends the sale now on its owner's clock; the SKU's view as JSON.
+    public func closeSKU(_ sku: String) async throws(AdminError) -> Data {
+        let (status, answer) = try await self.send("POST", Self.skuPath(sku) + "/close")
+        guard status == 200 else { throw Self.error(status, answer) }
         return answer
     }
 

@@ -226,10 +226,13 @@ struct API: Sendable {
         }
     }
 
-    /// This node's answers per second and its hottest SKUs with their stock left, for the status page
-    /// (which reads every node's, so any origin may read it: it holds nothing secret).
+    /// This node's answers per second and its hottest SKUs with their stock left and the phase of
+    /// their sale, for the status page (which reads every node's, so any origin may read it: it
+    /// holds nothing secret). The phase is as this node's clock sees it, for people to read: the
+    /// owner shard's clock alone decides what a reservation gets.
     func nodeStats() async -> Response {
         let read = self.stats.read(hotCount: 5)
+        let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
         var hot: [String] = []
         for (sku, score) in read.hot {
             guard let state = try? await self.operations.run(.skuState(sku: sku)).skuState() else { continue }
@@ -238,6 +241,7 @@ struct API: Sendable {
                 $0.field("reservationsPerHalfMinute", Int64(score.rounded()))
                 $0.field("stock", state.settings.stock)
                 $0.field("available", state.available)
+                $0.field("phase", state.settings.phase(atMilliseconds: nowMilliseconds).rawValue)
             })
         }
         var response = json(

@@ -92,8 +92,8 @@ struct Admin: AsyncParsableCommand {
     struct SKU: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sku",
-            abstract: "Define or change a SKU, or read it.",
-            subcommands: [Put.self, Get.self]
+            abstract: "Define or change a SKU, read it, or close its sale.",
+            subcommands: [Put.self, Get.self, Close.self]
         )
 
         struct Put: AsyncParsableCommand {
@@ -105,11 +105,15 @@ struct Admin: AsyncParsableCommand {
             @Option(help: "How long a reservation holds its stock, seconds (default 600 for a new SKU).") var ttlSeconds: Int64?
             @Option(help: "Split a new SKU's stock over this many buckets on different nodes, 1 to 16 (fixed once defined; default 1).")
             var buckets: Int64?
+            @Option(help: "When the sale opens, RFC 3339 (2026-12-24T10:00:00Z), on the owner's clock (default: at once).")
+            var startsAt: String?
+            @Option(help: "When the sale ends, RFC 3339, on the owner's clock (default: never; see sku close).") var endsAt: String?
             @Flag(help: "Print the API's JSON answer.") var json = false
 
             func run() async throws {
                 let body = try await self.connection.client().putSKU(
-                    self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets
+                    self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets,
+                    startsAt: self.startsAt, endsAt: self.endsAt
                 )
                 print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "PUT /v1/skus").report)
             }
@@ -124,6 +128,21 @@ struct Admin: AsyncParsableCommand {
             func run() async throws {
                 let body = try await self.connection.client().sku(self.sku)
                 print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "GET /v1/skus").report)
+            }
+        }
+
+        struct Close: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "End a SKU's sale now, on its owner's clock (POST /v1/skus/{sku}/close): new reservations get sale_ended; "
+                    + "those made before can still be committed or released, or expire."
+            )
+            @OptionGroup var connection: Connection
+            @Argument(help: "The SKU.") var sku: String
+            @Flag(help: "Print the API's JSON answer.") var json = false
+
+            func run() async throws {
+                let body = try await self.connection.client().closeSKU(self.sku)
+                print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "POST /v1/skus/close").report)
             }
         }
     }

@@ -101,9 +101,9 @@ async function refresh() {
   const hotBody = document.querySelector("#hot tbody");
   hotBody.replaceChildren();
   [...hot.values()].sort((a, b) => b.reservationsPerHalfMinute - a.reservationsPerHalfMinute).slice(0, 10).forEach((sku) => {
-    hotBody.appendChild(row([element("td", sku.sku), sku.reservationsPerHalfMinute, sku.available, sku.stock]));
+    hotBody.appendChild(row([element("td", sku.sku), sku.reservationsPerHalfMinute, sku.available, sku.stock, sku.phase]));
   });
-  if (hot.size === 0) hotBody.appendChild(row([element("td", "no reservations lately"), "", "", ""]));
+  if (hot.size === 0) hotBody.appendChild(row([element("td", "no reservations lately"), "", "", "", ""]));
 
   const syncer = cluster.syncer;
   document.getElementById("syncer").textContent = syncer.leader
