@@ -3,7 +3,8 @@ public import FlashSaleCore
 /// Checks a load run's history against the final state for the guarantees of shared/DESIGN.md:
 /// I1 no oversell, I2 no acknowledged reservation lost, commits and releases that stay as
 /// acknowledged, I4 per-user limits, I5 idempotency, I7 resolve at most once, conservation, and
-/// I6 exactly once in the record. Pure: the history and the state come in, violations go out.
+/// I6 exactly once in the record, and sale windows (no reservation made outside its SKU's window,
+/// on its owner's clock). Pure: the history and the state come in, violations go out.
 public enum InvariantChecker {
     public static func check(_ history: [HistoryEntry], final: FinalState) -> [Violation] {
         var violations: [Violation] = []
@@ -86,6 +87,23 @@ public enum InvariantChecker {
                         operations: []
                     )
                 )
+            }
+            // Sale window: each reservation was made (its expiry less the TTL, on the owner shard's
+            // clock) at or after the opening and before the end.
+            let window = state.settings
+            if window.startsAtMilliseconds != nil || window.endsAtMilliseconds != nil {
+                for reservation in mine.sorted(by: { $0.id < $1.id }) {
+                    let madeAt = reservation.expiresAtMilliseconds - window.reservationTtlSeconds * 1000
+                    guard madeAt < (window.startsAtMilliseconds ?? .min) || madeAt >= (window.endsAtMilliseconds ?? .max) else { continue }
+                    violations.append(
+                        .init(
+                            invariant: "sale window",
+                            detail: "\(reservation.id) of \(sku) was made at \(madeAt), outside its window "
+                                + "\(window.startsAtMilliseconds.map(String.init) ?? "-")..<\(window.endsAtMilliseconds.map(String.init) ?? "-")",
+                            operations: known[reservation.id].map { [$0] } ?? []
+                        )
+                    )
+                }
             }
             // I4: no user holds more than the limit.
             for (user, holdings) in Dictionary(grouping: live, by: \.user) {

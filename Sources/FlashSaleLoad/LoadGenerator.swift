@@ -31,6 +31,19 @@ public final class LoadGenerator: Sendable {
         /// Reservations started per second over all buyers; nil runs a closed loop (each buyer
         /// starts its next request when the last one is answered).
         public var targetRatePerSecond: Double?
+        /// When set, every third SKU (2, 5, 8...) sells only in this window after its definition,
+        /// so one run meets sales not started, open and ended.
+        public var saleWindow: SaleWindow?
+
+        public struct SaleWindow: Sendable {
+            public var opensAfter: Duration
+            public var openFor: Duration
+
+            public init(opensAfter: Duration, openFor: Duration) {
+                self.opensAfter = opensAfter
+                self.openFor = openFor
+            }
+        }
 
         public init(
             urls: [URL],
@@ -47,7 +60,8 @@ public final class LoadGenerator: Sendable {
             commitShare: Double = 0.5,
             releaseShare: Double = 0.25,
             attempts: Int = 20,
-            targetRatePerSecond: Double? = nil
+            targetRatePerSecond: Double? = nil,
+            saleWindow: SaleWindow? = nil
         ) {
             self.urls = urls
             self.adminToken = adminToken
@@ -64,6 +78,7 @@ public final class LoadGenerator: Sendable {
             self.releaseShare = releaseShare
             self.attempts = attempts
             self.targetRatePerSecond = targetRatePerSecond
+            self.saleWindow = saleWindow
         }
 
         public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
@@ -97,9 +112,16 @@ public final class LoadGenerator: Sendable {
     /// Defines the SKUs; throws when a definition is refused. The history's define entries carry
     /// the stock defined as their quantity.
     public func defineSKUs() async throws {
+        let definedAt = Self.nowMilliseconds
         for (index, sku) in self.settings.skus.enumerated() {
             let buckets = index % 2 == 1 ? self.settings.buckets : 1
-            let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds), "buckets": \#(buckets)}"#
+            var window = ""
+            if let saleWindow = self.settings.saleWindow, index % 3 == 2 {
+                let opens = definedAt + saleWindow.opensAfter.wholeMilliseconds
+                let ends = opens + saleWindow.openFor.wholeMilliseconds
+                window = #", "startsAt": "\#(RFC3339Instant.text(opens))", "endsAt": "\#(RFC3339Instant.text(ends))""#
+            }
+            let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds), "buckets": \#(buckets)\#(window)}"#
             let entry = HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku, quantity: self.settings.stock)
             let (status, data) = await self.send("PUT", ["v1", "skus", sku], body: body, entry: entry)
             guard status == 200 || status == 201 else {

@@ -32,6 +32,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "How long to run, seconds.") var seconds: Int = 30
     @Option(help: "Share of reservations committed.") var commitShare: Double = 0.5
     @Option(help: "Share of reservations released (the rest are abandoned).") var releaseShare: Double = 0.25
+    @Option(help: "Give every third SKU a sale window opening this many seconds after its definition (with --window-open-seconds).")
+    var windowOpensAfterSeconds: Int?
+    @Option(help: "How long those SKUs' sale windows stay open, seconds.") var windowOpenSeconds: Int?
 
     func validate() throws {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
@@ -40,6 +43,11 @@ struct Load: AsyncParsableCommand {
             self.commitShare + self.releaseShare <= 1, self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
         else {
             throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, buckets 1-16, shares summing to at most 1, rate 0.1-1000000")
+        }
+        guard (self.windowOpensAfterSeconds == nil) == (self.windowOpenSeconds == nil),
+            self.windowOpensAfterSeconds.map({ (0...86_400).contains($0) }) ?? true, self.windowOpenSeconds.map({ (1...86_400).contains($0) }) ?? true
+        else {
+            throw ValidationError("--window-opens-after-seconds (0-86400) and --window-open-seconds (1-86400) go together")
         }
     }
 
@@ -53,7 +61,10 @@ struct Load: AsyncParsableCommand {
                 urls: urls, adminToken: try adminToken(file: self.adminTokenFile), skuPrefix: self.skuPrefix, skuCount: self.skus,
                 stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets, users: self.users,
                 concurrency: self.concurrency, duration: .seconds(self.seconds), commitShare: self.commitShare, releaseShare: self.releaseShare,
-                targetRatePerSecond: self.rate
+                targetRatePerSecond: self.rate,
+                saleWindow: self.windowOpenSeconds.map { open in
+                    .init(opensAfter: .seconds(self.windowOpensAfterSeconds ?? 0), openFor: .seconds(open))
+                }
             )
         )
         try await generator.defineSKUs()

@@ -50,6 +50,23 @@ struct InvariantCheckerTests {
         #expect(InvariantChecker.check(asDefined + Self.history, final: Self.final) == [])
     }
 
+    /// The reservations are made at 0 (expiry 600,000 less the TTL): a window [0, 1) holds them,
+    /// one that opens at 1 or ends at 0 does not.
+    @Test func aReservationOutsideItsSalesWindowIsCaught() {
+        var final = Self.final
+        for id in ["r1", "r2", "r3"] { final.reservations[id]!.expiresAtMilliseconds = 600_000 }
+        final.skus["a"]!.settings.startsAtMilliseconds = 0
+        final.skus["a"]!.settings.endsAtMilliseconds = 1
+        #expect(InvariantChecker.check(Self.history, final: final) == [])
+        final.skus["a"]!.settings.startsAtMilliseconds = 1
+        #expect(InvariantChecker.check(Self.history, final: final).map(\.invariant) == Array(repeating: "sale window", count: 3))
+        final.skus["a"]!.settings.startsAtMilliseconds = nil
+        final.skus["a"]!.settings.endsAtMilliseconds = 0
+        let late = InvariantChecker.check(Self.history, final: final)
+        #expect(late.map(\.invariant) == Array(repeating: "sale window", count: 3))
+        #expect(late.first?.operations.first?.reservationId == "r1")
+    }
+
     @Test func aLostAcknowledgementIsCaught() {
         var final = Self.final
         final.reservations["r3"] = nil

@@ -8,7 +8,7 @@ import Testing
 
 /// `flashsale load` and `flashsale check`'s parts against two real nodes: the history survives the
 /// round trip through its file, and the checker finds nothing wrong in a real run, but does find a
-/// planted lost acknowledgement in the same run's history.
+/// planted lost acknowledgement in the same run's history. One SKU of five sells only in a window.
 @Suite(.serialized) struct LoadAndCheckTests {
     @Test func aRealRunChecksCleanAndAPlantedLossIsFound() async throws {
         try await TestCluster.with(nodes: 2) { cluster in
@@ -19,7 +19,10 @@ import Testing
     static func loadAndCheck(_ cluster: TestCluster) async throws {
         let urls = cluster.ports.map { URL(string: "http://127.0.0.1:\($0)")! }
         let generator = LoadGenerator(
-            settings: .init(urls: urls, adminToken: "test", skuCount: 5, stock: 10, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(3))
+            settings: .init(
+                urls: urls, adminToken: "test", skuCount: 5, stock: 10, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(3),
+                saleWindow: .init(opensAfter: .seconds(1), openFor: .seconds(1))
+            )
         )
         try await generator.defineSKUs()
         await generator.run()
@@ -30,6 +33,10 @@ import Testing
         #expect(history == generator.history)
         #expect(history.filter { $0.operation == .reserve && $0.isAcknowledged }.count > 20)
         #expect(history.contains { $0.error == "sold_out" } || history.contains { $0.error == "limit_exceeded" }, "the run should reach the limits")
+        // load-2 sells only from 1 s to 2 s after its definition: the run meets all three phases.
+        for (error, status) in [("not_started", 409), (nil, 201), ("sale_ended", 409)] as [(String?, Int)] {
+            #expect(history.contains { $0.sku == "load-2" && $0.operation == .reserve && $0.status == status && $0.error == error }, "\(status) \(error ?? "")")
+        }
 
         var logger = Logger(label: "audit")
         logger.logLevel = .error
