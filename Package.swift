@@ -165,6 +165,8 @@ let package = Package(
                 "FlashSaleMembership",
                 "FlashSalePeer",
                 "FlashSaleHTTP",
+                "FlashSalePostgres",
+                "FlashSaleRecord",
                 "FlashSaleRedis",
                 "FlashSaleRouting",
                 "FlashSaleSync",

@@ -241,7 +241,7 @@ struct API: Sendable {
                 $0.field("reservationsPerHalfMinute", Int64(score.rounded()))
                 $0.field("stock", state.settings.stock)
                 $0.field("available", state.available)
-                $0.field("phase", state.settings.phase(atMilliseconds: nowMilliseconds).rawValue)
+                $0.field("phase", state.phase(atMilliseconds: nowMilliseconds).rawValue)
             })
         }
         var response = json(

@@ -60,6 +60,8 @@ public struct APIError: HTTPResponseError, Sendable {
             )
         case .saleEnded:
             self.init(.conflict, "sale_ended", "the sale has ended")
+        case .archived:
+            self.init(.conflict, "archived", "the sale of this SKU ended and is archived; it cannot sell again (define a new SKU)")
         case .stockBelowSold(let sold):
             self.init(.conflict, "stock_below_sold", "stock cannot be below reserved + committed (\(sold))")
         case .refused(.expired):

@@ -1,13 +1,15 @@
 import FlashSaleCluster
 import FlashSaleCore
 import FlashSalePeer
+import FlashSaleRecord
 import FlashSaleRedis
 import FlashSaleRouting
 
 /// The sale operations as every node serves them: the I/O shell of `SaleRoute`, which decides
 /// where each operation runs (a shard this node serves, the owner over the peer protocol, the
 /// previous owner while SKUs move); this type only carries its steps out. An owner answers with a
-/// `SaleOutcome`, which this node renders exactly as the owner would have.
+/// `SaleOutcome`, which this node renders exactly as the owner would have. A shard that answers
+/// that the SKU is archived sends the operation to the record (`ArchivedRecord`).
 struct ClusterOperations: SaleOperations {
     let nodeID: String
     let local: SKUStore
@@ -15,6 +17,8 @@ struct ClusterOperations: SaleOperations {
     let membership: @Sendable () -> Membership?
     let catchUp: @Sendable (Int64) async -> Void
     let peers: PeerPool?
+    /// Nil for a node without PostgreSQL, which never archives.
+    let archivedRecord: ArchivedRecord?
 
     func run(_ operation: SaleOperation) async -> SaleOutcome {
         await self.route(operation, hopLimit: SaleRoute.hopLimit)
@@ -58,7 +62,11 @@ struct ClusterOperations: SaleOperations {
             guard let store = self.store(shard) else {
                 return .failure(.unavailable(Self.noValidURL(shard)))
             }
-            return await store.run(operation, mayCreate: mayCreate)
+            let outcome = await store.run(operation, mayCreate: mayCreate)
+            if case .failure(.archived) = outcome, let archivedRecord = self.archivedRecord {
+                return await archivedRecord.answer(operation)
+            }
+            return outcome
         case .forward(let operation, let node, let hopLimit, let epoch):
             guard let peers = self.peers, let endpoint = PeerEndpoint(nodeID: node.id, address: node.peerAddress) else {
                 return .failure(.unavailable("the SKU's owner \(node.id) has no reachable peer address"))

@@ -3,6 +3,8 @@ public import FlashSaleCore
 import FlashSaleHTTP
 import FlashSaleMembership
 import FlashSalePeer
+import FlashSalePostgres
+import FlashSaleRecord
 import FlashSaleRedis
 import FlashSaleSync
 import Hummingbird
@@ -72,6 +74,9 @@ public struct CoordinatorNode: Sendable {
             )
         }
         let adopted = AdoptedShards(nodeID: this.id, local: store, callerEpoch: { view.epoch }, logger: logger)
+        // The record for archived SKUs' reads and the archiver's checks: a connection of its own,
+        // so that such a read never waits behind the syncer's flushes.
+        let archivedRecord = configuration.postgresURL.map { ArchivedRecord(postgres: PostgresClient(url: $0)) }
         // What the peer links hear and the rebalancer finishes goes to the node's event loop, which
         // hands it to the services built after them.
         let events = NodeEvents(currentEpoch: { view.epoch })
@@ -146,7 +151,8 @@ public struct CoordinatorNode: Sendable {
             adopted: adopted,
             membership: currentMembership,
             catchUp: { epoch in await membership?.catchUp(to: epoch) },
-            peers: peerPool
+            peers: peerPool,
+            archivedRecord: archivedRecord
         )
         let operations = SplitSKUOperations(routed: cluster)
         let eventLoop = NodeEventLoop(events: events, membership: membership) { request in
@@ -224,6 +230,14 @@ public struct CoordinatorNode: Sendable {
             redis, eventLoop, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership, clock: clock),
         ]
         if let syncer { services.append(syncer) }
+        if let archivedRecord, configuration.archiveIntervalMilliseconds > 0 {
+            services.append(
+                Archiver(
+                    store: store, record: archivedRecord, intervalMilliseconds: configuration.archiveIntervalMilliseconds, clock: clock,
+                    logger: logger
+                )
+            )
+        }
         if let membership { services.append(membership) }
         if let peerServer { services.append(peerServer) }
         if let rebalancer { services.append(rebalancer) }

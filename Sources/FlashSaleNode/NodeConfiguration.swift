@@ -48,6 +48,9 @@ public struct NodeConfiguration: Sendable {
     /// How long a sold-out SKU's herd is answered from memory before the shard is asked again
     /// (0: never from memory). Below the membership lease minus its heartbeat interval.
     public var soldOutMemoMilliseconds: Int
+    /// How often the archiver looks for ended sales whose reservations are all in the record, to
+    /// take them out of this node's shard (0: never; needs PostgreSQL).
+    public var archiveIntervalMilliseconds: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -84,7 +87,8 @@ public struct NodeConfiguration: Sendable {
         addressBurst: Double? = nil,
         httpConnectionsMax: Int = 10_000,
         admission: AdmissionQueue.Settings? = nil,
-        soldOutMemoMilliseconds: Int = 500
+        soldOutMemoMilliseconds: Int = 500,
+        archiveIntervalMilliseconds: Int = 1000
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -109,13 +113,15 @@ public struct NodeConfiguration: Sendable {
         self.httpConnectionsMax = httpConnectionsMax
         self.admission = admission
         self.soldOutMemoMilliseconds = soldOutMemoMilliseconds
+        self.archiveIntervalMilliseconds = archiveIntervalMilliseconds
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
     /// peer.sourceHost, admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
     /// membership.leaseMs, node.weight, handoff.concurrency, limits.userPerSecond, limits.userBurst,
     /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax, admission.inFlightMax (0: no
-    /// admission control), admission.waitingMax, admission.queueDeadlineMs, soldOut.memoMs.
+    /// admission control), admission.waitingMax, admission.queueDeadlineMs, soldOut.memoMs,
+    /// archive.intervalMs (0: no archiving).
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -173,6 +179,10 @@ public struct NodeConfiguration: Sendable {
         guard soldOutMemo >= 0, soldOutMemo < membershipLease - heartbeat else {
             throw Problem.invalid("soldOut.memoMs must be at least 0 and below membership.leaseMs minus the \(heartbeat) ms heartbeat")
         }
+        let archiveInterval = reader.int(forKey: "archive.intervalMs", default: 1000)
+        guard archiveInterval == 0 || (10...3_600_000).contains(archiveInterval) else {
+            throw Problem.invalid("archive.intervalMs must be 0 (no archiving) or 10 to 3600000")
+        }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -205,7 +215,8 @@ public struct NodeConfiguration: Sendable {
             httpConnectionsMax: connectionsMax,
             admission: inFlightMax == 0
                 ? nil : .init(inFlightMax: inFlightMax, waitingMax: waitingMax, queueDeadline: .milliseconds(queueDeadline)),
-            soldOutMemoMilliseconds: soldOutMemo
+            soldOutMemoMilliseconds: soldOutMemo,
+            archiveIntervalMilliseconds: archiveInterval
         )
     }
 

@@ -16,6 +16,8 @@ public enum RecordSchema {
             status text NOT NULL, request_id text NOT NULL, expires_at timestamptz NOT NULL,
             version bigint NOT NULL, updated_at timestamptz NOT NULL)
         """,
+        // An archived SKU's owner finds a repeated requestId's reservation here.
+        "CREATE INDEX IF NOT EXISTS reservations_by_request_id ON reservations (sku, request_id)",
         // The buckets of split SKUs: each one's counters, newest version only; a split SKU's
         // inventory row is their sum.
         """

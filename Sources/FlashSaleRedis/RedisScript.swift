@@ -23,6 +23,7 @@ public struct RedisScript: Sendable, Hashable {
         case transferDone = "transfer_done"
         case pending
         case soldOut = "soldout"
+        case archivable, archive
     }
 
     public let name: Name
@@ -109,6 +110,7 @@ public enum SKUKeys {
     public static func meta(_ sku: String) -> String { "fs:{\(sku)}:meta" }
     public static let outboxLimit = "fs:outbox:limit"
     public static let moving = "fs:moving"
+    public static let archived = "fs:archived"
     /// The time in milliseconds the scripts read under `ScriptTime.supplied` (tests only).
     public static let testClock = "fs:test:clock_ms"
 }

@@ -166,6 +166,8 @@ public final class SKUStore: SaleOperations {
         case "buckets_fixed":
             let buckets = fields.count > 1 ? fields[1].integer ?? 1 : 1
             throw .invalidRequest("\(sku) is defined with \(buckets) bucket(s); the number of buckets is fixed once a SKU is defined")
+        case "archived":
+            throw .archived
         case "split_fixed":
             throw .invalidRequest("\(sku) is split over buckets: its stock, perUserLimit, reservationTtlSeconds, startsAt and endsAt are fixed once defined")
         case "outbox_full":
@@ -224,6 +226,7 @@ public final class SKUStore: SaleOperations {
         case "limit_exceeded": throw .limitExceeded
         case "not_started": throw .notStarted(opensInMilliseconds: fields.count > 1 ? fields[1].integer ?? 0 : 0)
         case "sale_ended": throw .saleEnded
+        case "archived": throw .archived
         case "unknown_sku": throw .unknownSKU
         case "outbox_full": throw Self.outboxFull
         case "split": throw .unavailable("\(sku) is split over buckets; reserve in the user's bucket")
@@ -360,6 +363,50 @@ public final class SKUStore: SaleOperations {
         return Int(expired)
     }
 
+    // MARK: Archiving
+
+    /// Up to `limit` SKUs here whose sale has ended and whose reservations are all resolved, with
+    /// the version each is at: the archiver's candidates (`archivable.lua`).
+    public func archivable(limit: Int) async throws(SaleError) -> [(sku: String, version: Int64)] {
+        let reply = try await self.runUnfenced(.archivable, [String(limit)])
+        guard let fields = reply.array, fields.count % 2 == 0 else { throw Self.unexpected(.archivable, reply) }
+        return try stride(from: 0, to: fields.count, by: 2).map { (start: Int) throws(SaleError) in
+            guard let sku = fields[start].string, let version = fields[start + 1].integer else { throw Self.unexpected(.archivable, reply) }
+            return (sku, version)
+        }
+    }
+
+    public enum ArchiveOutcome: Sendable, Hashable {
+        case archived(version: Int64)
+        /// Not now: the sale is open, the SKU changed since `archivable`, a reservation is held, or
+        /// the record does not hold every reservation as the shard does yet.
+        case notReady(String)
+    }
+
+    /// Archives `sku` if it is still at `version` and the record holds `recordCount` of its
+    /// reservations whose versions add up to `recordVersionSum`, as the shard does (`archive.lua`).
+    public func archive(_ sku: String, version: Int64, recordCount: Int64, recordVersionSum: Int64) async throws(SaleError) -> ArchiveOutcome {
+        self.forgetSoldOut(sku)
+        let reply = try await self.run(.archive, [sku, String(version), String(recordCount), String(recordVersionSum)])
+        let fields = try Self.fields(reply)
+        switch fields.first?.string {
+        case "archived":
+            guard fields.count == 2, let version = fields[1].integer else { throw Self.unexpected(.archive, reply) }
+            return .archived(version: version)
+        case "not_ready":
+            return .notReady(fields.count > 1 ? fields[1].string ?? "" : "")
+        case "unknown_sku": throw .unknownSKU
+        default: throw Self.unexpected(.archive, reply)
+        }
+    }
+
+    /// How many SKUs on this shard are archived.
+    public func archivedCount() async throws(SaleError) -> Int64 {
+        let reply = try await self.send(["SCARD", SKUKeys.archived])
+        guard let count = reply.integer else { throw Self.unexpected("SCARD", reply) }
+        return count
+    }
+
     /// How many SKUs are defined on this shard (the set that define.lua keeps).
     public func skuCount() async throws(SaleError) -> Int64 {
         let reply = try await self.send(["SCARD", SKUKeys.skuIndex])
@@ -392,12 +439,12 @@ public final class SKUStore: SaleOperations {
         case "gone":
             return .gone(epoch: fields.count > 1 ? fields[1].integer ?? 0 : 0)
         case "snapshot":
-            let header = 11
-            guard fields.count >= header, (fields.count - header) % 7 == 0, let transfers = fields[10].string else {
+            let header = 12
+            guard fields.count >= header, (fields.count - header) % 7 == 0, let transfers = fields[11].string else {
                 throw Self.unexpected(.export, reply)
             }
-            let numbers = fields[1..<10].compactMap { $0.string.flatMap { Int64($0) } }
-            guard numbers.count == 9 else { throw Self.unexpected(.export, reply) }
+            let numbers = fields[1..<11].compactMap { $0.string.flatMap { Int64($0) } }
+            guard numbers.count == 10 else { throw Self.unexpected(.export, reply) }
             let settings = SKUSettings(
                 stock: numbers[0], perUserLimit: numbers[3], reservationTtlSeconds: numbers[4], buckets: numbers[6],
                 startsAtMilliseconds: Self.windowEnd(numbers[7]), endsAtMilliseconds: Self.windowEnd(numbers[8])
@@ -415,7 +462,7 @@ public final class SKUStore: SaleOperations {
                     version: version, user: user, requestId: requestId
                 ))
             }
-            let state = SKUState(sku: sku, settings: settings, reserved: numbers[1], committed: numbers[2])
+            let state = SKUState(sku: sku, settings: settings, reserved: numbers[1], committed: numbers[2], isArchived: numbers[9] != 0)
             return .snapshot(SKUSnapshot(state: state, version: numbers[5], transfers: transfers, reservations: entries))
         default:
             throw Self.unexpected(.export, reply)
@@ -433,7 +480,7 @@ public final class SKUStore: SaleOperations {
             state.sku, String(state.settings.stock), String(state.reserved), String(state.committed),
             String(state.settings.perUserLimit), String(state.settings.reservationTtlSeconds), String(snapshot.version),
             String(state.settings.buckets), String(state.settings.startsAtMilliseconds ?? 0),
-            String(state.settings.endsAtMilliseconds ?? 0), snapshot.transfers,
+            String(state.settings.endsAtMilliseconds ?? 0), state.isArchived ? String(snapshot.version) : "0", snapshot.transfers,
         ]
         arguments.reserveCapacity(arguments.count + snapshot.reservations.count * 7 + 1)
         for entry in snapshot.reservations {
@@ -475,6 +522,8 @@ public final class SKUStore: SaleOperations {
             }
         case "unknown_reservation":
             throw .unknownReservation
+        case "archived":
+            throw .archived
         default:
             throw Self.unexpected(script, reply)
         }
@@ -568,11 +617,12 @@ public final class SKUStore: SaleOperations {
         return fields
     }
 
-    /// `[outcome, stock, reserved, committed, limit, ttl, buckets, starts, ends]` (the scripts' `sku_reply`)
+    /// `[outcome, stock, reserved, committed, limit, ttl, buckets, starts, ends, archived]` (the scripts' `sku_reply`)
     private static func skuState(_ sku: String, _ fields: [RedisReply]) throws(SaleError) -> SKUState {
-        guard fields.count == 9, let stock = fields[1].integer, let reserved = fields[2].integer,
+        guard fields.count == 10, let stock = fields[1].integer, let reserved = fields[2].integer,
             let committed = fields[3].integer, let limit = fields[4].integer, let ttl = fields[5].integer,
-            let buckets = fields[6].integer, let starts = fields[7].integer, let ends = fields[8].integer
+            let buckets = fields[6].integer, let starts = fields[7].integer, let ends = fields[8].integer,
+            let archived = fields[9].integer
         else { throw .unavailable("a SKU reply has the wrong shape: \(fields)") }
         return SKUState(
             sku: sku,
@@ -581,7 +631,8 @@ public final class SKUStore: SaleOperations {
                 startsAtMilliseconds: Self.windowEnd(starts), endsAtMilliseconds: Self.windowEnd(ends)
             ),
             reserved: reserved,
-            committed: committed
+            committed: committed,
+            isArchived: archived == 1
         )
     }
 

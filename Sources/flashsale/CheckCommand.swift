@@ -43,7 +43,7 @@ struct Check: AsyncParsableCommand {
         let violations = InvariantChecker.check(history, final: final)
         print("\(history.count) requests, \(history.filter(\.isAcknowledged).count) acknowledged, \(final.reservations.count) reservations checked")
         guard !violations.isEmpty else {
-            print("no violation: I1, I2, I4, I5, I6, I7 and conservation hold")
+            print("no violation: I1, I2, I4, I5, I6, I7, conservation and sale windows hold")
             return
         }
         print("\(violations.count) violation(s):")

@@ -61,11 +61,9 @@ public final class InMemorySaleOperations: SaleOperations {
                 if let id = sku.byRequestId[requestId], let held = sku.reservations[id] {
                     return .receipt(ReservationReceipt(reservation: held.reservation, isNew: false))
                 }
-                switch sku.settings.phase(atMilliseconds: now) {
-                case .ended: return .failure(.saleEnded)
-                case .scheduled: return .failure(.notStarted(opensInMilliseconds: sku.settings.startsAtMilliseconds! - now))
-                case .open: break
-                }
+                let phase = sku.settings.phase(atMilliseconds: now)
+                if phase == .ended { return .failure(.saleEnded) }
+                if phase == .scheduled { return .failure(.notStarted(opensInMilliseconds: sku.settings.startsAtMilliseconds! - now)) }
                 let heldByUser = sku.reservations.values
                     .filter { $0.reservation.user == user && ($0.lifecycle.status == .reserved || $0.lifecycle.status == .committed) }
                     .reduce(0) { $0 + $1.reservation.quantity }

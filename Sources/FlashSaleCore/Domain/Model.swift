@@ -28,8 +28,9 @@ public struct SKUSettings: Sendable, Hashable {
         self.endsAtMilliseconds = endsAtMilliseconds
     }
 
-    /// Where the sale is at `nowMilliseconds` (the same rule as the scripts' `outside_window`:
-    /// an end at or before now wins over a start still to come).
+    /// Where the sale is in its window at `nowMilliseconds` (the same rule as the scripts'
+    /// `outside_window`: an end at or before now wins over a start still to come); never archived,
+    /// which only the SKU's state knows.
     public func phase(atMilliseconds nowMilliseconds: Int64) -> SalePhase {
         if let end = self.endsAtMilliseconds, nowMilliseconds >= end { return .ended }
         if let start = self.startsAtMilliseconds, nowMilliseconds < start { return .scheduled }
@@ -37,9 +38,10 @@ public struct SKUSettings: Sendable, Hashable {
     }
 }
 
-/// A sale's phase in its window.
+/// A sale's phase: in its window, then archived once it ended and its reservations are all in
+/// the record (only the SKU's state knows that).
 public enum SalePhase: String, Sendable, Hashable {
-    case scheduled, open, ended
+    case scheduled, open, ended, archived
 }
 
 /// A SKU's settings and counters. `available` is derived, so stock = available + reserved + committed (I3)
@@ -49,15 +51,23 @@ public struct SKUState: Sendable, Hashable {
     public var settings: SKUSettings
     public var reserved: Int64
     public var committed: Int64
+    /// Its sale ended and its reservations left Redis for the record (the archiver's work): reads
+    /// of them are answered from the record, and the SKU never sells again.
+    public var isArchived: Bool
 
-    public init(sku: String, settings: SKUSettings, reserved: Int64, committed: Int64) {
+    public init(sku: String, settings: SKUSettings, reserved: Int64, committed: Int64, isArchived: Bool = false) {
         self.sku = sku
         self.settings = settings
         self.reserved = reserved
         self.committed = committed
+        self.isArchived = isArchived
     }
 
     public var available: Int64 { self.settings.stock - self.reserved - self.committed }
+
+    public func phase(atMilliseconds nowMilliseconds: Int64) -> SalePhase {
+        self.isArchived ? .archived : self.settings.phase(atMilliseconds: nowMilliseconds)
+    }
 }
 
 public struct Reservation: Sendable, Hashable {
@@ -149,6 +159,7 @@ public struct SKUSnapshot: Sendable, Hashable {
     /// transfer taken in from each other bucket), as the scripts write it; empty for other SKUs.
     /// It moves with the bucket so that no transfer is applied twice or forgotten.
     public var transfers: String
+    /// Empty when `state.isArchived`: an archived SKU's reservations are in the record only.
     public var reservations: [Entry]
 
     public init(state: SKUState, version: Int64, transfers: String = "", reservations: [Entry]) {

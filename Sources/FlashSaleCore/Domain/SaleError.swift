@@ -9,6 +9,9 @@ public enum SaleError: Error, Sendable, Hashable {
     case notStarted(opensInMilliseconds: Int64)
     /// The sale's window has ended (its endsAt passed, or it was closed).
     case saleEnded
+    /// The SKU is archived: its reservations are in the record only. The owner answers reads of
+    /// them from the record; a define is refused with it, as the SKU can never sell again.
+    case archived
     case stockBelowSold(reservedAndCommitted: Int64)
     case refused(ReservationRefusal)
     /// The store cannot answer now (Redis down, queue full). Safe to retry with the same requestId.

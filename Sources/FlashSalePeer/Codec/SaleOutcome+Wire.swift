@@ -8,7 +8,7 @@ enum OutcomeCode: UInt8 {
 
 enum FailureCode: UInt8 {
     case invalidRequest = 1, unknownSKU, unknownReservation, soldOut, limitExceeded, stockBelowSold, refused,
-        unavailable, staleMembership, moved, notStarted, saleEnded
+        unavailable, staleMembership, moved, notStarted, saleEnded, archived
 }
 
 /// A refusal's reason on the wire: its index here.
@@ -71,6 +71,7 @@ extension ByteBuffer {
         self.writeSettings(state.settings)
         self.writeInteger(state.reserved)
         self.writeInteger(state.committed)
+        self.writeInteger(UInt8(state.isArchived ? 1 : 0))
     }
 
     mutating func readSKUState() throws(PeerFrameError) -> SKUState {
@@ -82,7 +83,8 @@ extension ByteBuffer {
             sku: sku,
             settings: settings,
             reserved: reserved,
-            committed: committed
+            committed: committed,
+            isArchived: try self.readFlag()
         )
     }
 
@@ -127,6 +129,7 @@ extension ByteBuffer {
             self.writeInteger(FailureCode.notStarted.rawValue)
             self.writeInteger(opensIn)
         case .saleEnded: self.writeInteger(FailureCode.saleEnded.rawValue)
+        case .archived: self.writeInteger(FailureCode.archived.rawValue)
         case .stockBelowSold(let held):
             self.writeInteger(FailureCode.stockBelowSold.rawValue)
             self.writeInteger(held)
@@ -154,6 +157,7 @@ extension ByteBuffer {
         case .limitExceeded: return .limitExceeded
         case .notStarted: return .notStarted(opensInMilliseconds: try self.read(Int64.self))
         case .saleEnded: return .saleEnded
+        case .archived: return .archived
         case .stockBelowSold: return .stockBelowSold(reservedAndCommitted: try self.read(Int64.self))
         case .refused: return .refused(try self.readIndexed(refusalCodes, "refusal"))
         case .unavailable: return .unavailable(try self.readText())

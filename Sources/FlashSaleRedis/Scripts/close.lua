@@ -2,7 +2,7 @@
 -- already. Reservations made before stay: they can still be committed or released, or expire; a
 -- new one is refused 'sale_ended'. The outbox records the SKU as a define would. ARGV: sku,
 -- caller's epoch.
--- Reply: {'closed', stock, reserved, committed, limit, ttl, buckets, starts, ends} (sku_reply)
+-- Reply: {'closed', stock, reserved, committed, limit, ttl, buckets, starts, ends, archived} (sku_reply)
 --      | {'unknown_sku'} | {'moved', epoch} | {'stale_epoch', the shard's epoch}
 local k, s, refusal = open_sku('unknown_sku')
 if refusal then

@@ -8,6 +8,7 @@
 -- Reply: {'created'|'updated', stock, reserved, committed, limit, ttl, buckets, starts, ends} (sku_reply)
 --      | {'stock_below_sold', reserved + committed} | {'buckets_fixed', buckets} | {'split_fixed'}
 --      | {'unknown_sku'} (mode update) | {'moved', epoch} | {'outbox_full'} | {'stale_epoch', the shard's epoch}
+--      | {'archived'} (its requestIds have left Redis: the SKU can never sell again)
 local stale = stale_caller()
 if stale then
     return stale
@@ -22,6 +23,9 @@ local s = load_sku(k)
 local created = s == nil
 if created and (ARGV[5] ~= 'create' or redis.call('EXISTS', k.moved) == 1) then
     return missing(k, 'unknown_sku')
+end
+if s and s.archived then
+    return { 'archived' }
 end
 if created then
     s = { stock = 0, reserved = 0, committed = 0, limit = limit, ttl = ttl, version = 0, buckets = buckets }

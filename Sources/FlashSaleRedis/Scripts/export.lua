@@ -4,7 +4,8 @@
 -- later script on the SKU answers 'moved', so its stock is never live here and at the new owner
 -- at once. The reservations stay until the new owner acknowledges the import (handed.lua), so a
 -- crash in between loses nothing; a repeated call (a handoff resumed) returns the same state.
--- Reply: {'snapshot', stock, reserved, committed, limit, ttl, version, buckets, starts, ends (0: none), transfers,
+-- Reply: {'snapshot', stock, reserved, committed, limit, ttl, version, buckets, starts, ends (0: none),
+--          archived (its version when archived, 0: not; nothing changes an archived SKU), transfers,
 --          then per reservation: id, status, quantity, expiresAt, version, user, requestId}
 --      | {'absent'} (never here) | {'gone', epoch} (left and acknowledged) | {'stale_epoch', epoch}
 local stale = stale_caller()
@@ -19,6 +20,8 @@ if redis.call('EXISTS', k.meta) == 1 then
     redis.call('SREM', SKU_INDEX, k.sku)
     redis.call('SADD', MOVING_INDEX, k.sku)
     redis.call('SREM', TRANSFER_INDEX, k.sku)
+    redis.call('ZREM', ENDS_INDEX, k.sku)
+    redis.call('SREM', ARCHIVED_INDEX, k.sku)
 elseif redis.call('EXISTS', k.frozen) == 0 then
     local moved = redis.call('GET', k.moved)
     if moved then
@@ -26,8 +29,8 @@ elseif redis.call('EXISTS', k.frozen) == 0 then
     end
     return { 'absent' }
 end
-local v = redis.call('HMGET', k.frozen, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets', 'starts', 'ends')
-local reply = { 'snapshot', v[1], v[2], v[3], v[4], v[5], v[6], v[7] or '1', v[8] or '0', v[9] or '0', transfers_text(k.frozen) }
+local v = redis.call('HMGET', k.frozen, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets', 'starts', 'ends', 'archived')
+local reply = { 'snapshot', v[1], v[2], v[3], v[4], v[5], v[6], v[7] or '1', v[8] or '0', v[9] or '0', v[10] or '0', transfers_text(k.frozen) }
 local entries = redis.call('HGETALL', k.res)
 for i = 1, #entries, 2 do
     local r = load_reservation(k, entries[i])

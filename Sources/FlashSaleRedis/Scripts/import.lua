@@ -1,5 +1,6 @@
 -- The new owner's side of a handoff: install a SKU's state as export.lua returned it.
 -- ARGV: sku, stock, reserved, committed, limit, ttl, version, buckets, starts, ends (0: none),
+-- archived (its version when archived, 0: not; an archived SKU comes without reservations),
 -- transfers (a bucket's
 -- bookkeeping as export.lua gives it), then per reservation: id, status,
 -- quantity, expiresAt, version, user, requestId; the caller's epoch last.
@@ -24,11 +25,18 @@ redis.call('DEL', k.meta, k.frozen, k.moved, k.users, k.res, k.req, k.exp)
 redis.call('SREM', MOVING_INDEX, k.sku)
 redis.call('HSET', k.meta, 'stock', ARGV[2], 'reserved', ARGV[3], 'committed', ARGV[4],
     'limit', ARGV[5], 'ttl', ARGV[6], 'version', ARGV[7], 'buckets', ARGV[8])
-local starts, ends = tonumber(ARGV[9]), tonumber(ARGV[10])
+local starts, ends, archived = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 write_window(k, starts ~= 0 and starts or nil, ends ~= 0 and ends or nil)
-restore_transfers(k, ARGV[11])
+if archived ~= 0 then
+    redis.call('HSET', k.meta, 'archived', ARGV[11])
+    redis.call('ZREM', ENDS_INDEX, k.sku)
+    redis.call('SADD', ARCHIVED_INDEX, k.sku)
+else
+    redis.call('SREM', ARCHIVED_INDEX, k.sku)
+end
+restore_transfers(k, ARGV[12])
 local first_expiry = nil
-for i = 12, #ARGV - 1, 7 do
+for i = 13, #ARGV - 1, 7 do
     local r = {
         id = ARGV[i], status = ARGV[i + 1], qty = tonumber(ARGV[i + 2]), exp = tonumber(ARGV[i + 3]),
         version = tonumber(ARGV[i + 4]), user = ARGV[i + 5], rid = ARGV[i + 6],

@@ -5,7 +5,8 @@
 --                           (over how many buckets a split SKU's stock is; its own entry then
 --                           holds no stock: only its settings), the sale's window when it has
 --                           one: starts and ends (epoch ms on this shard's clock, each optional;
---                           see outside_window), and for a bucket of a split SKU
+--                           see outside_window), archived (the SKU's version when archive.lua
+--                           took its reservations out of Redis), and for a bucket of a split SKU
 --                           its transfers: xseq (transfers out so far), xout (the one not yet
 --                           finished: 'recipient:sequence:units:ms'), xin (the last sequence
 --                           taken in from each donor: 'donor:sequence,...')
@@ -23,6 +24,9 @@
 --   fs:transfers    set     buckets here with a transfer out not yet finished (pending.lua)
 --   fs:outbox:limit string  the most entries the outbox may hold before new work is refused
 --   fs:epoch        string  the newest membership epoch this shard has been told of (epoch.lua)
+--   fs:ends         zset    sku -> the end of its sale, for SKUs here whose sale has an end and
+--                           that are not archived yet (archivable.lua's candidates)
+--   fs:archived     set     the SKUs here whose reservations are archived
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
 -- Time is now_ms(), defined before this prelude: Redis TIME in production (redis_time.lua), one
 -- clock per shard whichever coordinator calls; a test's hand-moved clock in tests (supplied_time.lua).
@@ -32,6 +36,8 @@ local SKU_INDEX = 'fs:skus'
 local OUTBOX = 'fs:outbox'
 local MOVING_INDEX = 'fs:moving'
 local TRANSFER_INDEX = 'fs:transfers'
+local ENDS_INDEX = 'fs:ends'
+local ARCHIVED_INDEX = 'fs:archived'
 
 local function sku_keys(sku)
     local prefix = 'fs:{' .. sku .. '}:'
@@ -92,7 +98,7 @@ local function missing(k, otherwise)
 end
 
 local function load_sku(k)
-    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets', 'starts', 'ends')
+    local v = redis.call('HMGET', k.meta, 'stock', 'reserved', 'committed', 'limit', 'ttl', 'version', 'buckets', 'starts', 'ends', 'archived')
     if not v[1] then
         return nil
     end
@@ -106,6 +112,7 @@ local function load_sku(k)
         buckets = tonumber(v[7] or '1'),
         starts = tonumber(v[8]),
         ends = tonumber(v[9]),
+        archived = tonumber(v[10]),
     }
 end
 
@@ -123,7 +130,8 @@ end
 
 -- The sale's window: from starts (inclusive) to ends (exclusive), epoch ms, either one optional.
 -- Both are decided on this shard's clock (now_ms), so a coordinator whose own clock is off can
--- neither open a sale early nor keep it open late.
+-- neither open a sale early nor keep it open late. A SKU with an end waits in fs:ends for
+-- archiving.
 local function write_window(k, starts, ends)
     if starts then
         redis.call('HSET', k.meta, 'starts', int(starts))
@@ -132,8 +140,10 @@ local function write_window(k, starts, ends)
     end
     if ends then
         redis.call('HSET', k.meta, 'ends', int(ends))
+        redis.call('ZADD', ENDS_INDEX, int(ends), k.sku)
     else
         redis.call('HDEL', k.meta, 'ends')
+        redis.call('ZREM', ENDS_INDEX, k.sku)
     end
 end
 
@@ -151,9 +161,9 @@ local function outside_window(s, now)
 end
 
 -- A SKU's settings and counters as a reply: {outcome, stock, reserved, committed, limit, ttl,
--- buckets, starts, ends}, with 0 for a window end not set.
+-- buckets, starts, ends, archived}, with 0 for a window end not set and archived 1 or 0.
 local function sku_reply(outcome, s)
-    return { outcome, s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets, s.starts or 0, s.ends or 0 }
+    return { outcome, s.stock, s.reserved, s.committed, s.limit, s.ttl, s.buckets, s.starts or 0, s.ends or 0, s.archived and 1 or 0 }
 end
 
 -- A bucket's transfer bookkeeping as one text, for a handoff: 'xseq|xout|xin'.
@@ -316,11 +326,15 @@ local function open_sku(otherwise)
 end
 
 -- The whole of commit.lua, release.lua and read.lua, which differ only in their command.
--- ARGV: sku, reservation id, caller's epoch.
+-- ARGV: sku, reservation id, caller's epoch. An archived SKU's reservations are in the record
+-- only: {'archived'} sends the caller there.
 local function resolve(command)
     local k, s, refusal = open_sku('unknown_reservation')
     if refusal then
         return refusal
+    end
+    if s.archived then
+        return { 'archived' }
     end
     local r = load_reservation(k, ARGV[2])
     if not r then
@@ -349,12 +363,15 @@ end
 local LAZY_EXPIRY_MAX = 64
 
 -- The SKU of a reserve call (ARGV[1]), or the refusal of the whole call: a stale caller, an
--- unknown or moved SKU, or a split SKU's own entry, which holds no stock (the caller reserves in
--- the user's bucket).
+-- unknown or moved SKU, a split SKU's own entry, which holds no stock (the caller reserves in
+-- the user's bucket), or an archived SKU, whose requestIds only the record knows.
 local function open_reservable_sku()
     local k, s, refusal = open_sku('unknown_sku')
     if refusal then
         return nil, nil, refusal
+    end
+    if s.archived then
+        return nil, nil, { 'archived' }
     end
     if s.buckets > 1 then
         return nil, nil, { 'split', s.buckets }

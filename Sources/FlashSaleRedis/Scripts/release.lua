@@ -1,4 +1,4 @@
 -- Release a reservation, returning its stock. ARGV: sku, reservation id, caller's epoch.
 -- Reply: {'ok', id, user, quantity, status, expiresAt, requestId}
---      | {'refused', reason, id, user, quantity, status, expiresAt, requestId} | {'unknown_reservation'} | {'moved', epoch}
+--      | {'refused', reason, id, user, quantity, status, expiresAt, requestId} | {'unknown_reservation'} | {'archived'} | {'moved', epoch}
 return resolve('release')

@@ -2,7 +2,7 @@
 -- caller's epoch.
 -- Reply: {'created'|'repeated', id, user, quantity, status, expiresAt, requestId}
 --      | {'not_started', ms until the opening} | {'sale_ended'} | {'sold_out'} | {'limit_exceeded'} | {'outbox_full'}
---      | {'unknown_sku'} | {'split', buckets} | {'moved', epoch} | {'stale_epoch', the shard's epoch}
+--      | {'unknown_sku'} | {'split', buckets} | {'archived'} | {'moved', epoch} | {'stale_epoch', the shard's epoch}
 local k, s, refusal = open_reservable_sku()
 if refusal then
     return refusal

@@ -3,7 +3,7 @@
 -- two with one requestId is 'repeated'), with one outbox event per reservation as now; the SKU's
 -- counters and the shard's expiry index are written once. ARGV: sku, then for each reservation
 -- user, quantity, requestId, id for a new reservation; the caller's epoch last.
--- Reply: {reply of reserve.lua, ...} one per reservation | {'unknown_sku'} | {'split', buckets}
+-- Reply: {reply of reserve.lua, ...} one per reservation | {'unknown_sku'} | {'split', buckets} | {'archived'}
 --      | {'moved', epoch} | {'stale_epoch', the shard's epoch} (a refusal of the whole call)
 local k, s, refusal = open_reservable_sku()
 if refusal then

@@ -8,11 +8,13 @@ local k, s, refusal = open_sku('unknown_sku')
 if refusal then
     return refusal
 end
-if s.buckets > 1 then
-    -- A split SKU's own entry holds no stock; its buckets are memoised one by one.
+local now = now_ms()
+if s.buckets > 1 or s.archived or outside_window(s, now) then
+    -- A split SKU's own entry holds no stock; its buckets are memoised one by one. A sale not
+    -- open answers not_started or sale_ended, and an archived SKU's requestIds are in the record
+    -- only: neither is memoised.
     return { 'available' }
 end
-local now = now_ms()
 expire_due(k, s, now, LAZY_EXPIRY_MAX)
 if s.stock - s.reserved - s.committed > 0 then
     return { 'available' }

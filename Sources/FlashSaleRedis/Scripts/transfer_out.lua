@@ -15,6 +15,10 @@ local out = unfinished_transfer(k.meta)
 if out then
     return { 'pending', out.recipient, out.sequence, out.units }
 end
+if s.archived then
+    -- Its sale is over: nothing to give (and an archived SKU's version stays as archived).
+    return { 'empty' }
+end
 local now = now_ms()
 if s.stock - s.reserved - s.committed <= 0 then
     expire_due(k, s, now, LAZY_EXPIRY_MAX)
