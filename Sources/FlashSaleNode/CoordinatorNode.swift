@@ -233,8 +233,8 @@ public struct CoordinatorNode: Sendable {
         if let archivedRecord, configuration.archiveIntervalMilliseconds > 0 {
             services.append(
                 Archiver(
-                    store: store, record: archivedRecord, intervalMilliseconds: configuration.archiveIntervalMilliseconds, clock: clock,
-                    logger: logger
+                    store: store, record: archivedRecord, intervalMilliseconds: configuration.archiveIntervalMilliseconds,
+                    candidatesPerPass: configuration.archiveSKUsPerPass, clock: clock, logger: logger
                 )
             )
         }

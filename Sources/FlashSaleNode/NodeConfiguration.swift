@@ -51,6 +51,8 @@ public struct NodeConfiguration: Sendable {
     /// How often the archiver looks for ended sales whose reservations are all in the record, to
     /// take them out of this node's shard (0: never; needs PostgreSQL).
     public var archiveIntervalMilliseconds: Int
+    /// SKUs the archiver takes on in one look (each is one script call on the shard).
+    public var archiveSKUsPerPass: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -88,7 +90,8 @@ public struct NodeConfiguration: Sendable {
         httpConnectionsMax: Int = 10_000,
         admission: AdmissionQueue.Settings? = nil,
         soldOutMemoMilliseconds: Int = 500,
-        archiveIntervalMilliseconds: Int = 1000
+        archiveIntervalMilliseconds: Int = 1000,
+        archiveSKUsPerPass: Int = 32
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -114,6 +117,7 @@ public struct NodeConfiguration: Sendable {
         self.admission = admission
         self.soldOutMemoMilliseconds = soldOutMemoMilliseconds
         self.archiveIntervalMilliseconds = archiveIntervalMilliseconds
+        self.archiveSKUsPerPass = archiveSKUsPerPass
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
@@ -121,7 +125,7 @@ public struct NodeConfiguration: Sendable {
     /// membership.leaseMs, node.weight, handoff.concurrency, limits.userPerSecond, limits.userBurst,
     /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax, admission.inFlightMax (0: no
     /// admission control), admission.waitingMax, admission.queueDeadlineMs, soldOut.memoMs,
-    /// archive.intervalMs (0: no archiving).
+    /// archive.intervalMs (0: no archiving), archive.skusPerPass.
     public init(reader: ConfigReader) throws {
         guard let nodeID = reader.string(forKey: "node.id") else { throw Problem.missing("node.id (--id)") }
         // A token file, given anywhere, wins over an inline token: `--admin-token-file` is the most
@@ -183,6 +187,8 @@ public struct NodeConfiguration: Sendable {
         guard archiveInterval == 0 || (10...3_600_000).contains(archiveInterval) else {
             throw Problem.invalid("archive.intervalMs must be 0 (no archiving) or 10 to 3600000")
         }
+        let archivePerPass = reader.int(forKey: "archive.skusPerPass", default: 32)
+        guard (1...1000).contains(archivePerPass) else { throw Problem.invalid("archive.skusPerPass must be 1 to 1000") }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -216,7 +222,8 @@ public struct NodeConfiguration: Sendable {
             admission: inFlightMax == 0
                 ? nil : .init(inFlightMax: inFlightMax, waitingMax: waitingMax, queueDeadline: .milliseconds(queueDeadline)),
             soldOutMemoMilliseconds: soldOutMemo,
-            archiveIntervalMilliseconds: archiveInterval
+            archiveIntervalMilliseconds: archiveInterval,
+            archiveSKUsPerPass: archivePerPass
         )
     }
 
