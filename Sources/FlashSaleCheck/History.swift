@@ -86,18 +86,26 @@ public struct FinalState: Sendable, Hashable {
     public var recordRows: [String: [RecordRow]]
     /// The record's `inventory` counters: stock, reserved, committed.
     public var recordInventory: [String: [Int64]]
+    /// Acknowledged reservation requests sent again after the run, by `replayKey`: the id of the
+    /// reservation each was answered with (an archived SKU's from the record).
+    public var replayed: [String: String]
 
     public init(
         skus: [String: SKUState],
         reservations: [String: Reservation],
         recordRows: [String: [RecordRow]],
-        recordInventory: [String: [Int64]]
+        recordInventory: [String: [Int64]],
+        replayed: [String: String] = [:]
     ) {
         self.skus = skus
         self.reservations = reservations
         self.recordRows = recordRows
         self.recordInventory = recordInventory
+        self.replayed = replayed
     }
+
+    /// A reservation request's key among the replayed ones: its SKU and requestId.
+    public static func replayKey(sku: String, requestId: String) -> String { "\(sku)\u{0}\(requestId)" }
 }
 
 /// A broken guarantee, with the requests that show it.

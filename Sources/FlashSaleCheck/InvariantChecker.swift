@@ -46,6 +46,22 @@ public enum InvariantChecker {
             )
         }
 
+        // I5 after the run: a request asked again gets the reservation it made, even once its
+        // SKU is archived and the reservation is in the record only.
+        for (_, entries) in byRequest.sorted(by: { $0.key < $1.key }) {
+            let first = entries[0]
+            guard let requestId = first.requestId, let made = first.reservationId,
+                let again = final.replayed[FinalState.replayKey(sku: first.sku, requestId: requestId)], again != made
+            else { continue }
+            violations.append(
+                .init(
+                    invariant: "I5 idempotency",
+                    detail: "requestId \(requestId) of \(first.sku) made \(made); asked again after the run it answered \(again)",
+                    operations: entries
+                )
+            )
+        }
+
         let unknownReserves = Set(history.filter { $0.operation == .reserve && $0.status == nil }.map(\.sku))
         // The stock each SKU was defined with (the last acknowledged define says).
         let definedStock = Dictionary(

@@ -83,7 +83,37 @@ public struct StateReader: Sendable {
         for row in reservationRows { rows[row.id, default: []].append(.init(sku: row.sku, status: row.status)) }
         var inventory: [String: [Int64]] = [:]
         for row in inventoryRows where row.bucket == nil { inventory[row.sku] = [row.stock, row.reserved, row.committed] }
-        return FinalState(skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory)
+        let windowed = Set(skus.values.filter { $0.settings.endsAtMilliseconds != nil }.map(\.sku))
+        return FinalState(
+            skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory,
+            replayed: await self.replay(history, preferring: windowed)
+        )
+    }
+
+    /// Sends acknowledged reservation requests again, as a client retrying late would: those of
+    /// SKUs whose sale ended first (their reservations may be archived by now), up to
+    /// `replayMaximum` in all. Each answer is the reservation's id, or the status and error of a
+    /// refusal; a request that gets no final answer (none, 429, 503) after a few tries is left out.
+    func replay(_ history: [HistoryEntry], preferring skus: Set<String>, replayMaximum: Int = 400) async -> [String: String] {
+        var seen = Set<String>()
+        let acknowledged = history.filter { $0.operation == .reserve && $0.isAcknowledged && $0.requestId != nil && $0.user != nil }
+            .filter { seen.insert(FinalState.replayKey(sku: $0.sku, requestId: $0.requestId!)).inserted }
+        let chosen = (acknowledged.filter { skus.contains($0.sku) } + acknowledged.filter { !skus.contains($0.sku) }).prefix(replayMaximum)
+        var replayed: [String: String] = [:]
+        for entry in chosen {
+            let body = #"{"user": "\#(entry.user!)", "quantity": \#(entry.quantity ?? 1), "requestId": "\#(entry.requestId!)"}"#
+            for attempt in 0..<5 {
+                let (status, data) = await self.client.call("POST", .api(self.url, "v1", "skus", entry.sku, "reservations"), body: body)
+                let object = APIClient.object(data)
+                if let status, status != 429, status != 503 {
+                    let answer = (object?["id"] as? String) ?? "\(status) \(object?["error"] as? String ?? "")"
+                    replayed[FinalState.replayKey(sku: entry.sku, requestId: entry.requestId!)] = answer
+                    break
+                }
+                if attempt < 4 { try? await Task.sleep(for: .milliseconds(200)) }
+            }
+        }
+        return replayed
     }
 }
 

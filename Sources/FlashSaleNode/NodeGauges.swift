@@ -6,7 +6,8 @@ import Metrics
 import ServiceLifecycle
 
 /// Gauges read once a second for the dashboards and alerts: this shard's outbox against its
-/// limit, and the membership as this node sees it (nodes by state, members past their lease).
+/// limit, its archived SKUs, and the membership as this node sees it (nodes by state, members
+/// past their lease).
 struct NodeGauges: Service {
     let store: SKUStore
     let outboxLimit: Int
@@ -15,6 +16,7 @@ struct NodeGauges: Service {
 
     private let outboxEntries = Gauge(label: "flashsale_outbox_entries")
     private let outboxLimitGauge = Gauge(label: "flashsale_outbox_limit")
+    private let archivedSKUs = Gauge(label: "flashsale_archived_skus")
     private let epoch = Gauge(label: "flashsale_cluster_epoch")
     private let pastLease = Gauge(label: "flashsale_cluster_nodes_past_lease")
     private let byState = Dictionary(
@@ -33,6 +35,7 @@ struct NodeGauges: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             // An unreachable shard leaves the last reading; the request errors show the outage.
             if let length = try? await self.store.outboxLength() { self.outboxEntries.record(length) }
+            if let archived = try? await self.store.archivedCount() { self.archivedSKUs.record(archived) }
             if let membership = self.membership() {
                 self.epoch.record(membership.epoch)
                 for state in Membership.NodeState.allCases {

@@ -67,6 +67,18 @@ struct InvariantCheckerTests {
         #expect(late.first?.operations.first?.reservationId == "r1")
     }
 
+    /// A request asked again after the run must get the reservation it made (an archived SKU's
+    /// owner answers from the record).
+    @Test func aRequestAskedAgainThatGetsAnotherAnswerIsCaught() {
+        var final = Self.final
+        final.replayed = [FinalState.replayKey(sku: "a", requestId: "q1"): "r1", FinalState.replayKey(sku: "a", requestId: "q3"): "r3"]
+        #expect(InvariantChecker.check(Self.history, final: final) == [])
+        final.replayed[FinalState.replayKey(sku: "a", requestId: "q3")] = "409 sale_ended"
+        let violations = InvariantChecker.check(Self.history, final: final)
+        #expect(violations.map(\.invariant) == ["I5 idempotency"])
+        #expect(violations.first?.detail.contains("409 sale_ended") == true)
+    }
+
     @Test func aLostAcknowledgementIsCaught() {
         var final = Self.final
         final.reservations["r3"] = nil
