@@ -139,7 +139,7 @@ start_bench_node() {
   shift 4
   mkdir -p "$folder"
   NODE_REDIS_PORT="$(free_port)" NODE_HTTP_PORT="$(free_port)"
-  redis-server --bind 127.0.0.1 --port "$NODE_REDIS_PORT" --dir "$folder" --appendonly yes --appendfsync always \
+  redis-server --bind 127.0.0.1 --port "$NODE_REDIS_PORT" --dir "$folder" --appendonly yes --appendfsync "${BENCH_APPENDFSYNC:-always}" \
     --save "" --daemonize no --logfile "$folder/redis.log" --maxclients 20000 &
   NODE_REDIS_PID=$!
   pids+=("$NODE_REDIS_PID")

@@ -22,8 +22,10 @@ import Testing
 
             let owners = ["n1", "n2", "n3"]
             let skus = owners.flatMap { owner in (0..<2).map { ClusterForwardingTests.sku(ownedBy: owner, "window-\(owner)-\($0)") } }
-            let opening = Int64(Date().timeIntervalSince1970 * 1000) + 4_000
-            let closing = opening + 2_000
+            // Time enough before the opening for every node to be asked about every SKU on a busy
+            // machine (the full suite runs beside this test).
+            let opening = Int64(Date().timeIntervalSince1970 * 1000) + 8_000
+            let closing = opening + 3_000
             for sku in skus {
                 let body = #"{"stock": 100000, "perUserLimit": 1, "reservationTtlSeconds": \#(Self.ttlSeconds), "startsAt": "\#(Self.rfc3339(opening))", "endsAt": "\#(Self.rfc3339(closing))"}"#
                 let (status, answer) = try await HTTP.call(cluster.ports[0], .put, "/v1/skus/\(sku)", body: body)

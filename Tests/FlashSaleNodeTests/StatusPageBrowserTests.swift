@@ -54,12 +54,19 @@ import Testing
                 #expect(try await HTTP.call(ports[index % 2], .post, "/v1/skus/gold-shoe/reservations", body: body).status == 201)
             }
             #expect(try await HTTP.call(ports[1], .post, "/v1/skus/plain-sock/reservations", body: #"{"user": "v", "quantity": 1, "requestId": "s"}"#).status == 201)
-            // A sale still to come and one closed show their phase among the hot SKUs.
+            // A sale still to come and one closed show their phase among the hot SKUs; the closed
+            // one holds nothing, so its node archives it at once.
             #expect(try await HTTP.call(ports[0], .put, "/v1/skus/future-hat", body: #"{"stock": 3, "startsAt": "2099-01-01T00:00:00Z"}"#).status == 201)
             #expect(try await HTTP.call(ports[0], .post, "/v1/skus/future-hat/reservations", body: #"{"user": "w", "quantity": 1, "requestId": "t"}"#).status == 409)
             #expect(try await HTTP.call(ports[0], .put, "/v1/skus/old-cap", body: #"{"stock": 4}"#).status == 201)
             #expect(try await HTTP.call(ports[0], .post, "/v1/skus/old-cap/close").status == 200)
             #expect(try await HTTP.call(ports[0], .post, "/v1/skus/old-cap/reservations", body: #"{"user": "w", "quantity": 1, "requestId": "t"}"#).status == 409)
+            var archived = false
+            for _ in 0..<100 where !archived {
+                archived = try await HTTP.call(ports[0], .get, "/v1/node/stats").body.contains(#""sku":"old-cap","reservationsPerHalfMinute":1,"stock":4,"available":4,"phase":"archived""#)
+                if !archived { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(archived, "old-cap was not archived")
 
             let dom = try Self.renderedDOM("http://127.0.0.1:\(ports[0])/")
             let summary = Self.section(dom, id: "summary", until: "</p>")
@@ -74,7 +81,7 @@ import Testing
             #expect(hot.contains("<td>gold-shoe</td><td>7</td><td>43</td><td>50</td><td>open</td>"), "hot: \(hot)")
             #expect(hot.contains("<td>plain-sock</td><td>1</td><td>8</td><td>9</td><td>open</td>"), "hot: \(hot)")
             #expect(hot.contains("<td>future-hat</td><td>1</td><td>3</td><td>3</td><td>scheduled</td>"), "hot: \(hot)")
-            #expect(hot.contains("<td>old-cap</td><td>1</td><td>4</td><td>4</td><td>ended</td>"), "hot: \(hot)")
+            #expect(hot.contains("<td>old-cap</td><td>1</td><td>4</td><td>4</td><td>archived</td>"), "hot: \(hot)")
             #expect(hot.range(of: "gold-shoe")!.lowerBound < hot.range(of: "plain-sock")!.lowerBound)
             let syncer = Self.section(dom, id: "syncer", until: "</p>")
             #expect(syncer.contains("syncer leader n"), "syncer: \(syncer)")
