@@ -57,7 +57,12 @@ public struct ArchivedRecord: Sendable {
         let query: (String, [String?])
         switch operation {
         case .reserve(_, _, _, let requestId):
-            query = (sql + "sku = $1 AND request_id = $2", [owner, requestId])
+            // A bucket answered for its own requestIds only, as its shard did.
+            if let (_, bucket) = SKUBuckets.parse(operation.sku) {
+                query = (sql + "sku = $1 AND request_id = $2 AND id LIKE $3", [owner, requestId, "%" + SKUBuckets.reservationID("", bucket: bucket)])
+            } else {
+                query = (sql + "sku = $1 AND request_id = $2", [owner, requestId])
+            }
         case .reservation(_, let id), .commit(_, let id), .release(_, let id):
             query = (sql + "sku = $1 AND id = $2", [owner, id])
         default:

@@ -36,6 +36,23 @@ import Testing
         }
     }
 
+    /// A SKU that holds a reservation for a long while does not keep the ones ended after it from
+    /// their turn: it moves back to when its reservation falls due.
+    @Test func aSaleStillHeldLetsTheNextCandidateThrough() async throws {
+        try await TestShard.withShards(1, scriptTime: .supplied) { shards in
+            let shard = shards[0], store = shard.store
+            let now = try await shard.scriptClockMilliseconds()
+            _ = try await store.defineSKU("held", settings: SKUSettings(stock: 1, reservationTtlSeconds: 60, endsAtMilliseconds: now + 1000))
+            _ = try await store.reserve(sku: "held", user: "u", quantity: 1, requestId: "q")
+            _ = try await store.defineSKU("free", settings: SKUSettings(stock: 1, endsAtMilliseconds: now + 2000))
+            try await shard.advanceScriptClock(by: .seconds(3))
+            #expect(try await store.archivable(limit: 1).isEmpty)
+            #expect(try await store.archivable(limit: 1).map(\.sku) == ["free"])
+            try await shard.advanceScriptClock(by: .seconds(60))
+            #expect(try await store.archivable(limit: 2).map(\.sku) == ["free", "held"])
+        }
+    }
+
     @Test func aRecordBehindTheShardRefusesTheArchive() async throws {
         try await TestShard.withShards(1, scriptTime: .supplied) { shards in
             let shard = shards[0], store = shard.store
