@@ -90,6 +90,7 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     router.get("/v1/node/stats") { _, _ in await api.nodeStats() }
     router.get("/") { _, _ in try StatusPage.response(for: "index.html") }
     router.get("/status/:file") { _, context in try StatusPage.response(for: context.parameters.get("file") ?? "") }
+    router.get("/openapi.yaml") { _, _ in try StatusPage.response(for: "openapi.yaml") }
     router.get("/healthz") { _, _ in json(.ok, JSONWriter.object { $0.field("status", "ok") }) }
     router.get("/readyz") { _, _ in await api.readiness() }
     router.get("/metrics") { _, _ in

@@ -9,12 +9,21 @@ public struct APIError: HTTPResponseError, Sendable {
     public var code: String
     public var message: String
     public var retryAfterSeconds: Int?
+    /// The methods a 405's path takes (its `Allow` header).
+    public var allowedMethods: [HTTPRequest.Method]?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfterSeconds: Int? = nil) {
+    public init(
+        _ status: HTTPResponse.Status,
+        _ code: String,
+        _ message: String,
+        retryAfterSeconds: Int? = nil,
+        allowedMethods: [HTTPRequest.Method]? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
+        self.allowedMethods = allowedMethods
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -24,6 +33,7 @@ public struct APIError: HTTPResponseError, Sendable {
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allowedMethods { headers[.allow] = allowedMethods.map(\.rawValue).joined(separator: ", ") }
         let body = JSONWriter.object { object in
             object.field("error", self.code)
             object.field("message", self.message)
@@ -90,6 +100,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as SaleError {
             throw APIError(error)
         } catch let error as any HTTPResponseError {
+            // The router found no route: a known path asked with a method it does not take is 405.
+            if error.status == .notFound, let methods = APIRoutes.methods(forPath: request.uri.path) {
+                throw APIError(
+                    .methodNotAllowed, "method_not_allowed", "this route takes \(methods.map(\.rawValue).joined(separator: ", "))",
+                    allowedMethods: methods
+                )
+            }
             throw Self.translate(error.status)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])

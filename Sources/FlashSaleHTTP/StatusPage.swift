@@ -1,12 +1,16 @@
 import Foundation
 import Hummingbird
 
-/// The live status page (`/`, `/status/status.js`, `/status/status.css`): plain files shipped as
-/// the target's resources, read once, served from memory. Only these names are served.
+/// The live status page (`/`, `/status/status.js`, `/status/status.css`) and the API's OpenAPI
+/// document (`/openapi.yaml`, which Docs/openapi.yaml links to): plain files shipped as the
+/// target's resources, read once, served from memory. Only these names are served.
 enum StatusPage {
     static let files: [String: (contentType: String, body: ByteBuffer)] = {
         var files: [String: (String, ByteBuffer)] = [:]
-        for (name, type) in [("index.html", "text/html; charset=utf-8"), ("status.js", "text/javascript; charset=utf-8"), ("status.css", "text/css; charset=utf-8")] {
+        for (name, type) in [
+            ("index.html", "text/html; charset=utf-8"), ("status.js", "text/javascript; charset=utf-8"),
+            ("status.css", "text/css; charset=utf-8"), ("openapi.yaml", "application/yaml"),
+        ] {
             let parts = name.split(separator: ".")
             guard let url = Bundle.module.url(forResource: String(parts[0]), withExtension: String(parts[1]), subdirectory: "StatusPage"),
                 let data = try? Data(contentsOf: url)

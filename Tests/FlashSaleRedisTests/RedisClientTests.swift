@@ -1,6 +1,7 @@
 import FlashSaleCore
 import FlashSaleRedis
 import FlashSaleTesting
+import Synchronization
 import Testing
 
 @Suite struct RedisClientTests {
@@ -45,8 +46,10 @@ import Testing
         let shard = try await TestShard.start()
         let store = shard.store
         _ = try await store.defineSKU("s", settings: SKUSettings(stock: 100_000, perUserLimit: 1_000_000))
-        // Reservations keep arriving while Redis is killed; only the acknowledged ones count.
+        // Reservations keep arriving while Redis is killed; only the acknowledged ones count. It is
+        // killed once 50 are acknowledged (at most 10 s on a busy machine), not at a fixed time.
         let killed = StopFlag()
+        let acknowledgedSoFar = AcknowledgedCount()
         let acknowledged = await withTaskGroup(of: [Reservation].self) { group in
             for worker in 0..<8 {
                 group.addTask {
@@ -56,13 +59,17 @@ import Testing
                         if killed.isSet { attemptsAfterKill += 1 }
                         if let receipt = try? await store.reserve(sku: "s", user: "w\(worker)", quantity: 1, requestId: "w\(worker)-\(attempt)") {
                             mine.append(receipt.reservation)
+                            acknowledgedSoFar.count.add(1, ordering: .relaxed)
                         }
                     }
                     return mine
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: .milliseconds(300))
+                let deadline = ContinuousClock.now + .seconds(10)
+                while acknowledgedSoFar.count.load(ordering: .relaxed) < 50, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
                 shard.server.kill()
                 killed.set()
                 return []
@@ -97,4 +104,9 @@ import Testing
         #expect(!retried.isNew && retried.reservation == acknowledged[0])
         await shard.close()
     }
+}
+
+/// How many reservations the crash test's workers have had acknowledged so far.
+private final class AcknowledgedCount: Sendable {
+    let count = Atomic<Int>(0)
 }
