@@ -597,7 +597,7 @@ public final class SKUStore: SaleOperations {
         case .notConnected: "the SKU's Redis shard is not reachable"
         case .connectionLost: "the connection to the SKU's Redis shard broke; retry with the same requestId"
         case .overloaded: "too many requests are waiting for the SKU's Redis shard"
-        case .stopped: "the node is shutting down"
+        case .stopped: "the connection to the SKU's shard was closed (the node is shutting down, or gave an adopted shard back); retry with the same requestId"
         case .unexpectedReply(let text): "the SKU's Redis shard answered unexpectedly: \(text)"
         }
     }

@@ -66,6 +66,9 @@ import Testing
                     outcomes["not_started \(answer.sku)", default: 0] += 1
                 case (409, "sale_ended"):
                     outcomes["sale_ended \(answer.sku)", default: 0] += 1
+                case (503, "unavailable"):
+                    // A retryable answer (a shard adopted for a moment on a busy machine, say).
+                    outcomes["unavailable", default: 0] += 1
                 default:
                     Issue.record("unexpected answer \(answer.status) \(answer.body) for \(answer.sku)")
                 }
