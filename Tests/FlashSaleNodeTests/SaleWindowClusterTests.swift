@@ -16,9 +16,10 @@ import Testing
         let ahead = try SkewedClock.environment(offsetSeconds: 3600)
         let behind = try SkewedClock.environment(offsetSeconds: -behindSeconds)
         try await TestCluster.with(nodes: 3, nodeEnvironment: { id in id == "n2" ? ahead : id == "n3" ? behind : [:] }) { cluster in
-            // The skew is real: each node's Date header is its own wall clock.
+            // The skew is real: each node's Date header is its own wall clock (to within a minute:
+            // the header is cached for a second, and a busy machine answers slowly).
             let skews = try await cluster.ports.asyncMap { try await Self.clockSkewSeconds(port: $0) }
-            #expect(abs(skews[0]) < 5 && abs(skews[1] - 3600) < 5 && abs(skews[2] + Double(behindSeconds)) < 5, "skews \(skews)")
+            #expect(abs(skews[0]) < 60 && abs(skews[1] - 3600) < 60 && abs(skews[2] + Double(behindSeconds)) < 60, "skews \(skews)")
 
             let owners = ["n1", "n2", "n3"]
             let skus = owners.flatMap { owner in (0..<2).map { ClusterForwardingTests.sku(ownedBy: owner, "window-\(owner)-\($0)") } }
