@@ -40,6 +40,9 @@ struct Archiver: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 try await self.pass()
+            } catch SaleError.staleMembership {
+                // The node has not read the newest membership yet (it just started): the next pass will.
+                self.logger.debug("archiving waits for the membership")
             } catch {
                 self.warnings.warning(self.logger, "archiving failed", key: "archive", metadata: ["error": "\(error)"])
             }
