@@ -19,7 +19,8 @@ import Testing
     }
 
     /// Six reservations of `sku` through the given ports in turn: two committed, two released,
-    /// two left to expire (the SKU's TTL is one second).
+    /// two left to expire (the SKU's TTL is a few seconds: long enough for a busy machine to
+    /// commit and release in time).
     static func sell(_ sku: String, ports: [Int]) async throws -> [Made] {
         var made: [Made] = []
         for index in 0..<6 {
@@ -34,6 +35,17 @@ import Testing
             }
         }
         return made
+    }
+
+    /// Waits (at most 30 s) until the reservations left to expire have expired.
+    static func waitUntilExpired(_ made: [Made], port: Int) async throws {
+        for reservation in made {
+            for _ in 0..<300 {
+                let (_, answer) = try await HTTP.call(port, .get, "/v1/skus/\(reservation.sku)/reservations/\(reservation.id)")
+                if Self.field(answer, "status") != "reserved" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Every answer a buyer can get about what was made, through every port: the reservation, its
@@ -83,14 +95,13 @@ import Testing
             for sku in skus {
                 let buckets = sku == "arch-split" ? 2 : 1
                 let (status, answer) = try await HTTP.call(
-                    ports[0], .put, "/v1/skus/\(sku)", body: #"{"stock": 10, "perUserLimit": 3, "reservationTtlSeconds": 1, "buckets": \#(buckets)}"#
+                    ports[0], .put, "/v1/skus/\(sku)", body: #"{"stock": 10, "perUserLimit": 3, "reservationTtlSeconds": 4, "buckets": \#(buckets)}"#
                 )
                 #expect(status == 201, "\(answer)")
             }
             var made: [Made] = []
             for sku in skus { made += try await Self.sell(sku, ports: ports) }
-            try await Task.sleep(for: .milliseconds(1200))
-            _ = try await Self.answers(made, ports: ports)  // the reads expire what is due
+            try await Self.waitUntilExpired(made, port: ports[0])
             let before = try await Self.answers(made, ports: ports)
             #expect(try await Self.archivedCount(cluster) == 0, "an open sale is never archived")
 
@@ -128,11 +139,10 @@ import Testing
             let skus = (0..<12).map { "crash-\($0)" }
             var made: [Made] = []
             for sku in skus {
-                #expect(try await HTTP.call(port, .put, "/v1/skus/\(sku)", body: #"{"stock": 10, "perUserLimit": 3, "reservationTtlSeconds": 1}"#).status == 201)
+                #expect(try await HTTP.call(port, .put, "/v1/skus/\(sku)", body: #"{"stock": 10, "perUserLimit": 3, "reservationTtlSeconds": 4}"#).status == 201)
                 made += try await Self.sell(sku, ports: [port])
             }
-            try await Task.sleep(for: .milliseconds(1200))
-            _ = try await Self.answers(made, ports: [port])
+            try await Self.waitUntilExpired(made, port: port)
             let before = try await Self.answers(made, ports: [port])
             for sku in skus { #expect(try await HTTP.call(port, .post, "/v1/skus/\(sku)/close").status == 200) }
 
