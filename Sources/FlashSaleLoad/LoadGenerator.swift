@@ -119,7 +119,7 @@ public final class LoadGenerator: Sendable {
             if let saleWindow = self.settings.saleWindow, index % 3 == 2 {
                 let opens = definedAt + saleWindow.opensAfter.wholeMilliseconds
                 let ends = opens + saleWindow.openFor.wholeMilliseconds
-                window = #", "startsAt": "\#(RFC3339Instant.text(opens))", "endsAt": "\#(RFC3339Instant.text(ends))""#
+                window = #", "startsAt": "\#(RFC3339.format(milliseconds: opens))", "endsAt": "\#(RFC3339.format(milliseconds: ends))""#
             }
             let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds), "buckets": \#(buckets)\#(window)}"#
             let entry = HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku, quantity: self.settings.stock)

@@ -45,7 +45,7 @@ public struct StateReader: Sendable {
                 throw LoadError.unreadable("GET /v1/skus/\(sku) answered \(status.map(String.init) ?? "nothing")")
             }
             let number = { (name: String) in (object[name] as? NSNumber)?.int64Value ?? -1 }
-            let instant = { (name: String) in (object[name] as? String).flatMap(RFC3339Instant.milliseconds) }
+            let instant = { (name: String) in (object[name] as? String).flatMap(RFC3339.parse) }
             skus[sku] = SKUState(
                 sku: sku,
                 settings: .init(
@@ -70,7 +70,7 @@ public struct StateReader: Sendable {
                 user: object["user"] as? String ?? "",
                 quantity: (object["quantity"] as? NSNumber)?.int64Value ?? 0,
                 status: state,
-                expiresAtMilliseconds: (object["expiresAt"] as? String).flatMap(RFC3339Instant.milliseconds) ?? 0,
+                expiresAtMilliseconds: (object["expiresAt"] as? String).flatMap(RFC3339.parse) ?? 0,
                 requestId: object["requestId"] as? String ?? ""
             )
         }
@@ -115,24 +115,6 @@ public struct StateReader: Sendable {
         }
         return replayed
     }
-}
-
-/// The API's instants (RFC 3339 with milliseconds) as epoch milliseconds, and back.
-enum RFC3339Instant {
-    static func milliseconds(_ text: String) -> Int64? {
-        Self.formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
-    }
-
-    static func text(_ milliseconds: Int64) -> String {
-        Self.formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
-
-    // ISO8601DateFormatter is thread-safe for formatting and parsing once configured.
-    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 }
 
 /// A history on disk: one JSON object per line.

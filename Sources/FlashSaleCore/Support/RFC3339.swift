@@ -1,10 +1,11 @@
 /// Formats epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. 2026-11-25T04:43:55.123Z,
 /// and parses RFC 3339 instants back to epoch milliseconds. Civil-from-days arithmetic and its
-/// inverse (Howard Hinnant's algorithms): no formatter allocation per response.
-enum RFC3339 {
+/// inverse (Howard Hinnant's algorithms): no formatter allocation per response. The API's instants
+/// (expiresAt, startsAt, endsAt), written by the node and read back by the load tools.
+public enum RFC3339 {
     /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (a `t` or space for the `T`, `z` for `Z`), years
     /// 1970 to 9999, to the millisecond (further digits of the fraction are cut off); nil otherwise.
-    static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         var index = 0
         func number(_ width: Int) -> Int64? {
@@ -70,7 +71,7 @@ enum RFC3339 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
-    static func format(milliseconds: Int64) -> String {
+    public static func format(milliseconds: Int64) -> String {
         let (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         let (days, secondOfDay) = seconds.quotientAndRemainder(dividingBy: 86_400)
         let z = days + 719_468
