@@ -104,7 +104,8 @@ public struct FinalState: Sendable, Hashable {
         self.replayed = replayed
     }
 
-    /// A reservation request's key among the replayed ones: its SKU and requestId.
+    /// A reservation request's key (its SKU and requestId): what I5 groups by, and how the replayed
+    /// ones are found.
     public static func replayKey(sku: String, requestId: String) -> String { "\(sku)\u{0}\(requestId)" }
 }
 

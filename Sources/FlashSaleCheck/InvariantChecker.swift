@@ -35,7 +35,7 @@ public enum InvariantChecker {
         }
 
         // I5: one requestId, one reservation.
-        let byRequest = Dictionary(grouping: reserves) { "\($0.sku)\u{0}\($0.requestId ?? "")" }
+        let byRequest = Dictionary(grouping: reserves) { FinalState.replayKey(sku: $0.sku, requestId: $0.requestId ?? "") }
         for (_, entries) in byRequest.sorted(by: { $0.key < $1.key }) where Set(entries.compactMap(\.reservationId)).count > 1 {
             violations.append(
                 .init(

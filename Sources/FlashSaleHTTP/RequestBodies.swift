@@ -28,24 +28,19 @@ struct DefineSKUBody: APIBody {
     /// of the wrong type, as for `stock`.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        func optional(_ key: CodingKeys) throws -> Int64? {
+        func optional<Value: Decodable>(_ key: CodingKeys) throws -> Value? {
             guard container.contains(key) else { return nil }
             if try container.decodeNil(forKey: key) {
-                throw DecodingError.valueNotFound(Int64.self, .init(codingPath: [key], debugDescription: "null"))
+                throw DecodingError.valueNotFound(Value.self, .init(codingPath: [key], debugDescription: "null"))
             }
-            return try container.decode(Int64.self, forKey: key)
+            return try container.decode(Value.self, forKey: key)
         }
         self.stock = try container.decode(Int64.self, forKey: .stock)
         self.perUserLimit = try optional(.perUserLimit)
         self.reservationTtlSeconds = try optional(.reservationTtlSeconds)
         self.buckets = try optional(.buckets)
-        for key in [CodingKeys.startsAt, .endsAt] where container.contains(key) {
-            if try container.decodeNil(forKey: key) {
-                throw DecodingError.valueNotFound(String.self, .init(codingPath: [key], debugDescription: "null"))
-            }
-        }
-        self.startsAt = try container.decodeIfPresent(String.self, forKey: .startsAt)
-        self.endsAt = try container.decodeIfPresent(String.self, forKey: .endsAt)
+        self.startsAt = try optional(.startsAt)
+        self.endsAt = try optional(.endsAt)
     }
 
     func settings() throws(APIError) -> SKUSettings {

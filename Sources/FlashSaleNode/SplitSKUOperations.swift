@@ -62,23 +62,24 @@ struct SplitSKUOperations: SaleOperations {
         return SKUDefinition(state: Self.total(definition.state, buckets), isNew: definition.isNew)
     }
 
-    /// A split SKU closes in its own entry, then in every bucket (each on its own shard's clock);
-    /// a close repeated after a crash between the steps closes the rest and changes nothing else.
+    /// A split SKU closes in its own entry, then in every bucket (each on its own shard's clock),
+    /// whose answers add up to the SKU's view; a close repeated after a crash between the steps
+    /// closes the rest and changes nothing else.
     private func close(_ sku: String) async throws(SaleError) -> SKUState {
-        let entry = try await self.routed.run(.closeSKU(sku: sku)).skuState()
-        for index in 0..<Int(entry.settings.buckets) {
-            _ = try await self.routed.run(.closeSKU(sku: SKUBuckets.name(of: sku, bucket: index))).skuState()
-        }
-        return try await self.total(of: entry)
+        try await self.total(of: try await self.routed.run(.closeSKU(sku: sku)).skuState(), asking: { .closeSKU(sku: $0) })
     }
 
-    /// The entry's view with its buckets' stock and counters added up.
-    private func total(of entry: SKUState) async throws(SaleError) -> SKUState {
+    /// The entry's view with its buckets' stock and counters added up, each bucket asked
+    /// `operation` (a read, or a close) at once.
+    private func total(
+        of entry: SKUState,
+        asking operation: @escaping @Sendable (String) -> SaleOperation = { .skuState(sku: $0) }
+    ) async throws(SaleError) -> SKUState {
         let routed = self.routed
         let sku = entry.sku
         let outcomes = await withTaskGroup(of: (Int, SaleOutcome).self) { group in
             for index in 0..<Int(entry.settings.buckets) {
-                group.addTask { (index, await routed.run(.skuState(sku: SKUBuckets.name(of: sku, bucket: index)))) }
+                group.addTask { (index, await routed.run(operation(SKUBuckets.name(of: sku, bucket: index)))) }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }

@@ -36,7 +36,7 @@ public struct ArchivedRecord: Sendable {
                 inventory = try connection.execute("SELECT version FROM inventory_buckets WHERE sku = $1 AND bucket = $2", [owner, String(bucket)])
                 counts = try connection.execute(
                     "SELECT count(*), coalesce(sum(version), 0) FROM reservations WHERE sku = $1 AND id LIKE $2",
-                    [owner, "%" + SKUBuckets.reservationID("", bucket: bucket)]
+                    [owner, Self.idPattern(ofBucket: bucket)]
                 )
             } else {
                 inventory = try connection.execute("SELECT version FROM inventory WHERE sku = $1", [sku])
@@ -59,7 +59,7 @@ public struct ArchivedRecord: Sendable {
         case .reserve(_, _, _, let requestId):
             // A bucket answered for its own requestIds only, as its shard did.
             if let (_, bucket) = SKUBuckets.parse(operation.sku) {
-                query = (sql + "sku = $1 AND request_id = $2 AND id LIKE $3", [owner, requestId, "%" + SKUBuckets.reservationID("", bucket: bucket)])
+                query = (sql + "sku = $1 AND request_id = $2 AND id LIKE $3", [owner, requestId, Self.idPattern(ofBucket: bucket)])
             } else {
                 query = (sql + "sku = $1 AND request_id = $2", [owner, requestId])
             }
@@ -99,6 +99,11 @@ public struct ArchivedRecord: Sendable {
         default:
             return .failure(.archived)
         }
+    }
+
+    /// A LIKE pattern for the ids of one bucket's reservations (each ends in the bucket's mark).
+    private static func idPattern(ofBucket bucket: Int) -> String {
+        "%" + SKUBuckets.reservationID("", bucket: bucket)
     }
 
     /// `id, user_id, quantity, status, expires_at ms, request_id`

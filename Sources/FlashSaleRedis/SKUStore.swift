@@ -179,22 +179,21 @@ public final class SKUStore: SaleOperations {
 
     /// Ends `sku`'s sale now, on the shard's clock (`close.lua`).
     public func closeSKU(_ sku: String) async throws(SaleError) -> SKUState {
-        let reply = try await self.run(.close, [sku])
-        let fields = try Self.fields(reply)
-        switch fields.first?.string {
-        case "closed": return try Self.skuState(sku, fields)
-        case "unknown_sku": throw .unknownSKU
-        default: throw Self.unexpected(.close, reply)
-        }
+        try await self.skuState(sku, script: .close, answeredAs: "closed")
     }
 
     public func skuState(_ sku: String) async throws(SaleError) -> SKUState {
-        let reply = try await self.run(.sku, [sku])
+        try await self.skuState(sku, script: .sku, answeredAs: "ok")
+    }
+
+    /// A script that answers the SKU's state (`sku_reply`) with outcome `answer`, or `unknown_sku`.
+    private func skuState(_ sku: String, script: RedisScript.Name, answeredAs answer: String) async throws(SaleError) -> SKUState {
+        let reply = try await self.run(script, [sku])
         let fields = try Self.fields(reply)
         switch fields.first?.string {
-        case "ok": return try Self.skuState(sku, fields)
+        case answer: return try Self.skuState(sku, fields)
         case "unknown_sku": throw .unknownSKU
-        default: throw Self.unexpected(.sku, reply)
+        default: throw Self.unexpected(script, reply)
         }
     }
 
