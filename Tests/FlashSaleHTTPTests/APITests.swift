@@ -254,7 +254,7 @@ import Testing
         try await Self.withAPI(scriptTime: .supplied) { client, shard in
             let now = try await shard.scriptClockMilliseconds()
             let opening = (now / 1000 + 90) * 1000
-            let startsAt = Self.rfc3339(opening)
+            let startsAt = FoundationRFC3339.format(opening)
             let defined = try await Self.call(
                 client, .put, "/v1/skus/s", #"{"stock": 2, "startsAt": "\#(startsAt)"}"#, headers: Self.admin, expect: .created
             )
@@ -270,17 +270,10 @@ import Testing
             try await Self.call(client, .post, "/v1/skus/s/reservations", buy, expect: .created)
             try await Self.call(client, .post, "/v1/skus/s/close", expect: .unauthorized, error: "unauthorized")
             let closed = try await Self.call(client, .post, "/v1/skus/s/close", headers: Self.admin, expect: .ok)
-            #expect(closed["endsAt"] as? String == Self.rfc3339(opening) && closed["reserved"] as? Int == 1)
+            #expect(closed["endsAt"] as? String == FoundationRFC3339.format(opening) && closed["reserved"] as? Int == 1)
             try await Self.call(client, .post, "/v1/skus/s/reservations", #"{"user":"v","quantity":1,"requestId":"2"}"#, expect: .conflict, error: "sale_ended")
             try await Self.call(client, .post, "/v1/skus/unknown/close", headers: Self.admin, expect: .notFound, error: "unknown_sku")
         }
-    }
-
-    /// RFC 3339 with milliseconds, by Foundation (not the code under test).
-    static func rfc3339(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
     @Test func aWindowMustBeRFC3339AndInOrder() async throws {

@@ -28,7 +28,7 @@ import Testing
             let opening = Int64(Date().timeIntervalSince1970 * 1000) + 8_000
             let closing = opening + 3_000
             for sku in skus {
-                let body = #"{"stock": 100000, "perUserLimit": 1, "reservationTtlSeconds": \#(Self.ttlSeconds), "startsAt": "\#(Self.rfc3339(opening))", "endsAt": "\#(Self.rfc3339(closing))"}"#
+                let body = #"{"stock": 100000, "perUserLimit": 1, "reservationTtlSeconds": \#(Self.ttlSeconds), "startsAt": "\#(FoundationRFC3339.format(opening))", "endsAt": "\#(FoundationRFC3339.format(closing))"}"#
                 let (status, answer) = try await HTTP.call(cluster.ports[0], .put, "/v1/skus/\(sku)", body: body)
                 #expect(status == 201, "\(answer)")
             }
@@ -59,7 +59,7 @@ import Testing
                 switch (answer.status, object["error"] as? String) {
                 case (201, nil):
                     // Made on the owner shard's clock: expiresAt is that instant plus the TTL.
-                    let expiresAt = try #require((object["expiresAt"] as? String).flatMap(Self.milliseconds))
+                    let expiresAt = try #require((object["expiresAt"] as? String).flatMap(FoundationRFC3339.milliseconds))
                     let madeAt = expiresAt - Self.ttlSeconds * 1000
                     #expect(madeAt >= opening && madeAt < closing, "\(answer.sku) reserved at \(madeAt), window \(opening)..<\(closing)")
                     outcomes["created \(answer.sku)", default: 0] += 1
@@ -101,18 +101,6 @@ import Testing
             let date = try #require(formatter.date(from: header), "Date: \(header)")
             return date.timeIntervalSinceNow
         }
-    }
-
-    static func rfc3339(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
-
-    static func milliseconds(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 }
 
