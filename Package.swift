@@ -14,7 +14,9 @@ let package = Package(
     name: "flashsale",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "flashsale", targets: ["flashsale"])
+        .executable(name: "flashsale", targets: ["flashsale"]),
+        // What a shop's backend links to call a cluster: typed calls, safe retries, owner routing.
+        .library(name: "FlashSaleClient", targets: ["FlashSaleClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -182,6 +184,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The API's client: typed calls, retries with the same requestId, each call sent to its SKU's owner.
+        .target(
+            name: "FlashSaleClient",
+            dependencies: ["FlashSaleCluster", "FlashSaleCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // The guarantees checked from a load run's history and the final state, without I/O.
         .target(
             name: "FlashSaleCheck",
@@ -195,6 +204,7 @@ let package = Package(
             name: "FlashSaleLoad",
             dependencies: [
                 "FlashSaleCheck",
+                "FlashSaleClient",
                 "FlashSaleCore",
                 "FlashSalePostgres",
                 "FlashSaleRecord",
@@ -209,7 +219,7 @@ let package = Package(
         // The operator's side of the admin API: add and remove nodes, follow their progress.
         .target(
             name: "FlashSaleAdmin",
-            dependencies: ["FlashSaleCore"],
+            dependencies: ["FlashSaleClient", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
 
@@ -219,6 +229,7 @@ let package = Package(
             dependencies: [
                 "FlashSaleNode",
                 "FlashSaleAdmin",
+                "FlashSaleClient",
                 "FlashSaleCheck",
                 "FlashSaleLoad",
                 "FlashSaleSync",
@@ -238,6 +249,7 @@ let package = Package(
         .target(
             name: "FlashSaleTesting",
             dependencies: [
+                "FlashSaleClient",
                 "FlashSaleCore",
                 "FlashSaleRedis",
                 "FlashSaleCluster",
@@ -273,8 +285,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlashSaleClientTests",
+            // The executable too: the client is tested against real nodes through joins, leaves and kills.
+            dependencies: ["FlashSaleClient", "FlashSaleCluster", "FlashSaleCore", "FlashSaleTesting", "flashsale"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FlashSaleAdminTests",
-            dependencies: ["FlashSaleAdmin", "FlashSaleCore"],
+            dependencies: ["FlashSaleAdmin", "FlashSaleClient", "FlashSaleCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

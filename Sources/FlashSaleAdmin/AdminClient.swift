@@ -1,18 +1,27 @@
+public import FlashSaleClient
 public import FlashSaleCore
 public import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
-/// Calls one node's admin API: `GET /v1/cluster`, `POST /v1/cluster/nodes`, `DELETE /v1/cluster/nodes/{id}`,
-/// `PUT /v1/skus/{sku}`, `GET /v1/skus/{sku}` and `POST /v1/skus/{sku}/close`.
+/// Calls one node's admin API through `FlashSaleClient`: `GET /v1/cluster`, `POST /v1/cluster/nodes`,
+/// `DELETE /v1/cluster/nodes/{id}`, `PUT /v1/skus/{sku}`, `GET /v1/skus/{sku}` and
+/// `POST /v1/skus/{sku}/close`; answers as the node gave them, for `--json`.
 public struct AdminClient: Sendable {
     public let baseURL: URL
-    public let token: String
+    private let client: FlashSaleClient
 
-    public init(baseURL: URL, token: String) {
+    public init(baseURL: URL, token: String) throws(AdminError) {
         self.baseURL = baseURL
-        self.token = token
+        do {
+            // The node the operator named, and no other: a change is followed where it was made.
+            self.client = try FlashSaleClient(
+                configuration: .init(
+                    nodeURLs: [baseURL.absoluteString], token: token, routing: .anyNode,
+                    retry: RetryPolicy(attemptsMax: 3, timeBudget: .seconds(10)), requestTimeout: .seconds(10)
+                )
+            )
+        } catch {
+            throw .unexpected("\(error)")
+        }
     }
 
     public func cluster() async throws(AdminError) -> ClusterStatus {
@@ -21,46 +30,22 @@ public struct AdminClient: Sendable {
 
     /// `GET /v1/cluster` as the node answered it.
     public func clusterJSON() async throws(AdminError) -> Data {
-        let (status, body) = try await self.send("GET", "/v1/cluster")
-        guard status == 200 else { throw Self.error(status, body) }
-        return body
+        try await self.send(.cluster(), expecting: [200])
     }
 
     /// `PUT /v1/skus/{sku}`: defines the SKU or changes it; answers the SKU's view as JSON.
-    public func putSKU(
-        _ sku: String,
-        stock: Int64,
-        perUserLimit: Int64?,
-        reservationTtlSeconds: Int64?,
-        buckets: Int64? = nil,
-        startsAt: String? = nil,
-        endsAt: String? = nil
-    ) async throws(AdminError) -> Data {
-        let body = JSONWriter.object {
-            $0.field("stock", stock)
-            if let perUserLimit { $0.field("perUserLimit", perUserLimit) }
-            if let reservationTtlSeconds { $0.field("reservationTtlSeconds", reservationTtlSeconds) }
-            if let buckets { $0.field("buckets", buckets) }
-            if let startsAt { $0.field("startsAt", startsAt) }
-            if let endsAt { $0.field("endsAt", endsAt) }
-        }
-        let (status, answer) = try await self.send("PUT", Self.skuPath(sku), body: Data(body.utf8))
-        guard status == 200 || status == 201 else { throw Self.error(status, answer) }
-        return answer
+    public func putSKU(_ sku: String, _ definition: SaleTerms) async throws(AdminError) -> Data {
+        try await self.send(.defineSKU(sku, definition), expecting: [200, 201])
     }
 
     /// `POST /v1/skus/{sku}/close`: ends the sale now on its owner's clock; the SKU's view as JSON.
     public func closeSKU(_ sku: String) async throws(AdminError) -> Data {
-        let (status, answer) = try await self.send("POST", Self.skuPath(sku) + "/close")
-        guard status == 200 else { throw Self.error(status, answer) }
-        return answer
+        try await self.send(.closeSKU(sku), expecting: [200])
     }
 
     /// `GET /v1/skus/{sku}`: the SKU's view as JSON.
     public func sku(_ sku: String) async throws(AdminError) -> Data {
-        let (status, answer) = try await self.send("GET", Self.skuPath(sku))
-        guard status == 200 else { throw Self.error(status, answer) }
-        return answer
+        try await self.send(.sku(sku), expecting: [200])
     }
 
     public static func decode<Value: Decodable>(_ type: Value.Type, _ body: Data, _ call: String) throws(AdminError) -> Value {
@@ -71,26 +56,12 @@ public struct AdminClient: Sendable {
         }
     }
 
-    private static func skuPath(_ sku: String) -> String {
-        "/v1/skus/" + (sku.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sku)
-    }
-
     public func addNode(_ registration: NodeRegistration) async throws(AdminError) {
-        let body = JSONWriter.object {
-            $0.field("id", registration.id)
-            $0.field("clientUrl", registration.clientUrl)
-            $0.field("peerAddress", registration.peerAddress)
-            $0.field("redisUrl", registration.redisUrl)
-            $0.field("weight", registration.weight)
-        }
-        let (status, answer) = try await self.send("POST", "/v1/cluster/nodes", body: Data(body.utf8))
-        guard status == 202 else { throw Self.error(status, answer) }
+        _ = try await self.send(.addNode(registration), expecting: [202])
     }
 
     public func removeNode(_ id: String) async throws(AdminError) {
-        let path = "/v1/cluster/nodes/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)
-        let (status, answer) = try await self.send("DELETE", path)
-        guard status == 202 else { throw Self.error(status, answer) }
+        _ = try await self.send(.removeNode(id), expecting: [202])
     }
 
     /// Makes a membership change, retrying while another change is in progress, then follows the
@@ -124,33 +95,16 @@ public struct AdminClient: Sendable {
         }
     }
 
-    private func send(_ method: String, _ path: String, body: Data? = nil) async throws(AdminError) -> (Int, Data) {
-        // The path is already percent-encoded: appended as text, not as a path component (which
-        // would encode the % signs again).
-        var base = self.baseURL.absoluteString
-        while base.hasSuffix("/") { base.removeLast() }
-        guard let url = URL(string: base + path) else { throw .unexpected("\(base + path) is not a URL") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = 10
-        request.setValue("Bearer \(self.token)", forHTTPHeaderField: "Authorization")
-        if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
+    private func send(_ request: ClientRequest, expecting expected: Set<Int>) async throws(AdminError) -> Data {
         do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+            return try await self.client.body(of: request, expecting: expected).body
         } catch {
-            throw .unreachable("\(method) \(self.baseURL.absoluteString)\(path): \(error.localizedDescription)")
+            switch error {
+            case .refused(let refusal): throw .refused(status: refusal.status, code: refusal.code, message: refusal.message)
+            case .unanswered(let why): throw .unreachable(why)
+            case .unexpected(let what), .invalidConfiguration(let what): throw .unexpected(what)
+            }
         }
-    }
-
-    private static func error(_ status: Int, _ body: Data) -> AdminError {
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        let code = object?["error"] as? String ?? "http_\(status)"
-        let message = object?["message"] as? String ?? String(decoding: body, as: UTF8.self)
-        return .refused(status: status, code: code, message: message)
     }
 }
 

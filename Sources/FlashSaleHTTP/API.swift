@@ -8,6 +8,9 @@ public struct APIDependencies: Sendable {
     public var operations: any SaleOperations
     public var adminToken: String
     public var clusterStatus: @Sendable () async throws -> ClusterStatus
+    /// The membership epoch this node routes by (nil before it has one), named in every answer's
+    /// `Flashsale-Epoch` so that a client routing by a ring of its own notices a newer one.
+    public var membershipEpoch: @Sendable () -> Int64?
     /// True when this node can answer sale requests now (its Redis answers and has the scripts).
     public var isReady: @Sendable () async -> Bool
     /// Prometheus text exposition of every metric in the process.
@@ -23,6 +26,7 @@ public struct APIDependencies: Sendable {
         operations: any SaleOperations,
         adminToken: String,
         clusterStatus: @escaping @Sendable () async throws -> ClusterStatus,
+        membershipEpoch: @escaping @Sendable () -> Int64? = { nil },
         isReady: @escaping @Sendable () async -> Bool,
         metricsText: @escaping @Sendable () -> String,
         addNode: @escaping @Sendable (NodeRegistration) async throws -> Void,
@@ -33,6 +37,7 @@ public struct APIDependencies: Sendable {
         self.operations = operations
         self.adminToken = adminToken
         self.clusterStatus = clusterStatus
+        self.membershipEpoch = membershipEpoch
         self.isReady = isReady
         self.metricsText = metricsText
         self.addNode = addNode
@@ -60,6 +65,8 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     let router = Router(context: APIRequestContext.self)
     let stats = NodeStats()
     router.add(middleware: RequestMetricsMiddleware(stats: stats))
+    // Outside the error translation, so that refusals name the epoch too.
+    router.add(middleware: MembershipEpochMiddleware(epoch: dependencies.membershipEpoch))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ErrorMiddleware())
     if let rule = dependencies.limits.perAddress {
@@ -193,6 +200,15 @@ struct API: Sendable {
                 $0.field("epoch", status.epoch)
                 $0.field("rebalancing", status.rebalancing)
                 $0.raw("nodes", JSONWriter.array(nodes))
+                $0.raw(
+                    "placement",
+                    JSONWriter.array(status.placement.map { member in
+                        JSONWriter.object {
+                            $0.field("id", member.id)
+                            $0.field("weight", member.weight)
+                        }
+                    })
+                )
                 $0.raw("syncer", syncer)
             }
         )

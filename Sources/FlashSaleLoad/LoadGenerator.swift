@@ -1,4 +1,5 @@
 public import FlashSaleCheck
+public import FlashSaleClient
 import FlashSaleCore
 public import Foundation
 public import Histogram
@@ -34,6 +35,7 @@ public final class LoadGenerator: Sendable {
         /// When set, every third SKU (2, 5, 8...) sells only in this window after its definition,
         /// so one run meets sales not started, open and ended.
         public var saleWindow: SaleWindow?
+        public var routing: FlashSaleClient.Routing
 
         public struct SaleWindow: Sendable {
             public var opensAfter: Duration
@@ -61,7 +63,8 @@ public final class LoadGenerator: Sendable {
             releaseShare: Double = 0.25,
             attempts: Int = 20,
             targetRatePerSecond: Double? = nil,
-            saleWindow: SaleWindow? = nil
+            saleWindow: SaleWindow? = nil,
+            routing: FlashSaleClient.Routing = .owner
         ) {
             self.urls = urls
             self.adminToken = adminToken
@@ -79,6 +82,7 @@ public final class LoadGenerator: Sendable {
             self.attempts = attempts
             self.targetRatePerSecond = targetRatePerSecond
             self.saleWindow = saleWindow
+            self.routing = routing
         }
 
         public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
@@ -94,16 +98,22 @@ public final class LoadGenerator: Sendable {
     }
 
     public let settings: Settings
-    private let client: APIClient
+    private let client: FlashSaleClient
     private let state = Mutex<(progress: Progress, history: [HistoryEntry])>((Progress(), []))
     /// When the next paced reservation may start (only with a target rate).
     private let nextStart = Mutex<ContinuousClock.Instant>(.now)
 
-    public init(settings: Settings) {
+    public init(settings: Settings) throws(FlashSaleClientError) {
         precondition(!settings.urls.isEmpty && settings.concurrency >= 1 && settings.skuCount >= 1 && settings.users >= 1)
         precondition(settings.targetRatePerSecond.map { $0 > 0 } ?? true)
         self.settings = settings
-        self.client = APIClient(token: settings.adminToken, timeout: 5)
+        self.client = try FlashSaleClient(
+            configuration: .init(
+                nodeURLs: settings.urls.map(\.absoluteString), token: settings.adminToken, routing: settings.routing,
+                retry: RetryPolicy(attemptsMax: settings.attempts, timeBudget: .seconds(60), firstDelay: .milliseconds(100), delayMax: .seconds(1)),
+                requestTimeout: .seconds(5), connectionsPerNode: max(64, settings.concurrency)
+            )
+        )
     }
 
     public var progress: Progress { self.state.withLock { $0.progress } }
@@ -114,30 +124,34 @@ public final class LoadGenerator: Sendable {
     public func defineSKUs() async throws {
         let definedAt = Self.nowMilliseconds
         for (index, sku) in self.settings.skus.enumerated() {
-            let buckets = index % 2 == 1 ? self.settings.buckets : 1
-            var window = ""
+            var terms = SaleTerms(
+                stock: self.settings.stock, perUserLimit: self.settings.perUserLimit, reservationTtlSeconds: self.settings.reservationTtlSeconds,
+                buckets: index % 2 == 1 ? self.settings.buckets : 1
+            )
             if let saleWindow = self.settings.saleWindow, index % 3 == 2 {
                 let opens = definedAt + saleWindow.opensAfter.wholeMilliseconds
-                let ends = opens + saleWindow.openFor.wholeMilliseconds
-                window = #", "startsAt": "\#(RFC3339.format(milliseconds: opens))", "endsAt": "\#(RFC3339.format(milliseconds: ends))""#
+                terms.startsAt = RFC3339.format(milliseconds: opens)
+                terms.endsAt = RFC3339.format(milliseconds: opens + saleWindow.openFor.wholeMilliseconds)
             }
-            let body = #"{"stock": \#(self.settings.stock), "perUserLimit": \#(self.settings.perUserLimit), "reservationTtlSeconds": \#(self.settings.reservationTtlSeconds), "buckets": \#(buckets)\#(window)}"#
             let entry = HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku, quantity: self.settings.stock)
-            let (status, data) = await self.send("PUT", ["v1", "skus", sku], body: body, entry: entry)
-            guard status == 200 || status == 201 else {
-                throw LoadError.defineRefused(sku: sku, answer: "\(status.map(String.init) ?? "no answer") \(String(decoding: data, as: UTF8.self))")
+            let answer = await self.send(.defineSKU(sku, terms), entry: entry)
+            guard answer.status == 200 || answer.status == 201 else {
+                throw LoadError.defineRefused(sku: sku, answer: "\(answer.status.map(String.init) ?? "no answer") \(String(decoding: answer.body, as: UTF8.self))")
             }
+        }
+        // The client learns the split SKUs' buckets from their views, and sends each buyer's
+        // reservation to their bucket's owner.
+        for sku in self.settings.skus.enumerated().filter({ $0.offset % 2 == 1 && self.settings.buckets > 1 }).map(\.element) {
+            _ = try? await self.client.sku(sku)
         }
     }
 
-    /// The stock still available over all the SKUs, read through a random node; nil when a node
-    /// did not answer for some SKU.
+    /// The stock still available over all the SKUs; nil when no node answered for some SKU.
     public func stockLeft() async -> Int64? {
         var left: Int64 = 0
         for sku in self.settings.skus {
-            let (status, data) = await self.client.call("GET", .api(self.settings.urls.randomElement()!, "v1", "skus", sku))
-            guard status == 200, let available = (APIClient.object(data)?["available"] as? NSNumber)?.int64Value else { return nil }
-            left += available
+            guard let view = try? await self.client.sku(sku) else { return nil }
+            left += view.available
         }
         return left
     }
@@ -163,10 +177,9 @@ public final class LoadGenerator: Sendable {
             let sku = self.settings.skus.randomElement()!
             let user = "user-\(Int.random(in: 0..<self.settings.users))"
             let requestId = "b\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
-            let body = #"{"user": "\#(user)", "quantity": 1, "requestId": "\#(requestId)"}"#
             let entry = HistoryEntry(operation: .reserve, startMilliseconds: 0, endMilliseconds: 0, sku: sku, user: user, quantity: 1, requestId: requestId)
-            let (status, data) = await self.send("POST", ["v1", "skus", sku, "reservations"], body: body, entry: entry)
-            guard status == 201 || status == 200, let id = APIClient.object(data)?["id"] as? String else { continue }
+            let answer = await self.send(.reserve(sku: sku, user: user, quantity: 1, requestId: requestId), entry: entry)
+            guard answer.status == 201 || answer.status == 200, let id = Self.object(answer.body)?["id"] as? String else { continue }
             let roll = Double.random(in: 0..<1)
             let operation: HistoryEntry.Operation
             if roll < self.settings.commitShare {
@@ -177,7 +190,7 @@ public final class LoadGenerator: Sendable {
                 continue
             }
             let resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
-            _ = await self.send("POST", ["v1", "skus", sku, "reservations", id, operation.rawValue], body: nil, entry: resolve)
+            _ = await self.send(operation == .commit ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
         }
     }
 
@@ -193,28 +206,17 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    /// One request through a random node, retried while it gets no answer or 503; it goes into
-    /// the history with its final answer and every try.
-    private func send(_ method: String, _ path: [String], body: String?, entry: HistoryEntry) async -> (Int?, Data) {
+    /// One request through the client (which retries it while it gets no answer or 503); it goes
+    /// into the history with its final answer and every try.
+    private func send(_ request: ClientRequest, entry: HistoryEntry) async -> FlashSaleClient.Answer {
         var entry = entry
         entry.startMilliseconds = Self.nowMilliseconds
         let started = ContinuousClock.now
-        var answer: (status: Int?, body: Data) = (nil, Data())
-        var attempts: [HistoryEntry.Attempt] = []
-        for attempt in 0..<self.settings.attempts {
-            let node = self.settings.urls.randomElement()!
-            var url = node
-            for segment in path { url.appendPathComponent(segment) }
-            let attemptStart = Self.nowMilliseconds
-            answer = await self.client.call(method, url, body: body)
-            attempts.append(.init(node: node.absoluteString, startMilliseconds: attemptStart, endMilliseconds: Self.nowMilliseconds, status: answer.status))
-            if let status = answer.status, status != 503 { break }
-            if attempt + 1 < self.settings.attempts { try? await Task.sleep(for: .milliseconds(100)) }
-        }
+        let answer = await self.client.send(request)
         entry.endMilliseconds = Self.nowMilliseconds
         entry.status = answer.status
-        entry.attempts = attempts
-        let object = APIClient.object(answer.body)
+        entry.attempts = answer.attempts.map { .init(node: $0.node, startMilliseconds: $0.startMilliseconds, endMilliseconds: $0.endMilliseconds, status: $0.status) }
+        let object = Self.object(answer.body)
         entry.error = object?["error"] as? String
         if entry.operation == .reserve, entry.reservationId == nil { entry.reservationId = object?["id"] as? String }
         let milliseconds = UInt64(max(0, (ContinuousClock.now - started).wholeMilliseconds))
@@ -225,7 +227,11 @@ public final class LoadGenerator: Sendable {
             state.progress.outcomes["\(entry.operation.rawValue) \(outcome)", default: 0] += 1
             _ = state.progress.latency.record(milliseconds)
         }
-        return (answer.status, answer.body)
+        return answer
+    }
+
+    static func object(_ data: Data) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
     static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

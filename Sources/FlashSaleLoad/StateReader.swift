@@ -1,20 +1,24 @@
 public import FlashSaleCheck
+public import FlashSaleClient
 import FlashSaleCore
 import FlashSalePostgres
 import FlashSaleRecord
 public import Foundation
 
 /// Reads what `InvariantChecker` compares a history with: every SKU and every reservation the
-/// history names, through a node's public API, and the record from PostgreSQL.
+/// history names, through the public API (`FlashSaleClient`, starting from one node), and the
+/// record from PostgreSQL.
 public struct StateReader: Sendable {
     public let url: URL
     public let postgresURL: String
-    private let client: APIClient
+    private let client: FlashSaleClient
 
-    public init(url: URL, adminToken: String, postgresURL: String) {
+    public init(url: URL, adminToken: String, postgresURL: String) throws(FlashSaleClientError) {
         self.url = url
         self.postgresURL = postgresURL
-        self.client = APIClient(token: adminToken, timeout: 10)
+        self.client = try FlashSaleClient(
+            configuration: .init(nodeURLs: [url.absoluteString], token: adminToken, retry: RetryPolicy(attemptsMax: 5), requestTimeout: .seconds(10))
+        )
     }
 
     /// How long to wait before reading, so that every reservation the history made has either been
@@ -25,9 +29,8 @@ public struct StateReader: Sendable {
     public func expiryWait(_ history: [HistoryEntry], limit: Duration = .seconds(120)) async throws -> Duration? {
         var longest: Int64 = 0
         for sku in Set(history.map(\.sku)) {
-            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku))
-            guard status == 200, let ttl = (APIClient.object(data)?["reservationTtlSeconds"] as? NSNumber)?.int64Value else { continue }
-            longest = max(longest, ttl)
+            guard let view = try? await self.client.sku(sku) else { continue }
+            longest = max(longest, view.reservationTtlSeconds)
         }
         let lastReserve = history.filter { $0.operation == .reserve }.map(\.endMilliseconds).max() ?? 0
         let settled = lastReserve + longest * 1000 + 2000
@@ -40,38 +43,41 @@ public struct StateReader: Sendable {
     public func read(_ history: [HistoryEntry]) async throws -> FinalState {
         var skus: [String: SKUState] = [:]
         for sku in Set(history.map(\.sku)).sorted() {
-            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku))
-            guard status == 200, let object = APIClient.object(data) else {
-                throw LoadError.unreadable("GET /v1/skus/\(sku) answered \(status.map(String.init) ?? "nothing")")
+            let view: SKUView
+            do {
+                view = try await self.client.sku(sku)
+            } catch {
+                throw LoadError.unreadable("GET /v1/skus/\(sku): \(error)")
             }
-            let number = { (name: String) in (object[name] as? NSNumber)?.int64Value ?? -1 }
-            let instant = { (name: String) in (object[name] as? String).flatMap(RFC3339.parse) }
             skus[sku] = SKUState(
                 sku: sku,
                 settings: .init(
-                    stock: number("stock"), perUserLimit: number("perUserLimit"), reservationTtlSeconds: number("reservationTtlSeconds"),
-                    startsAtMilliseconds: instant("startsAt"), endsAtMilliseconds: instant("endsAt")
+                    stock: view.stock, perUserLimit: view.perUserLimit, reservationTtlSeconds: view.reservationTtlSeconds,
+                    startsAtMilliseconds: view.startsAt.flatMap(RFC3339.parse), endsAtMilliseconds: view.endsAt.flatMap(RFC3339.parse)
                 ),
-                reserved: number("reserved"),
-                committed: number("committed")
+                reserved: view.reserved,
+                committed: view.committed
             )
         }
         var reservations: [String: Reservation] = [:]
         let named = history.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } }
         for (id, sku) in Dictionary(named, uniquingKeysWith: { first, _ in first }) {
-            let (status, data) = await self.client.call("GET", .api(self.url, "v1", "skus", sku, "reservations", id))
-            if status == 404 { continue }
-            guard status == 200, let object = APIClient.object(data),
-                let state = (object["status"] as? String).flatMap(ReservationStatus.init(rawValue:))
-            else { throw LoadError.unreadable("GET reservation \(id) answered \(status.map(String.init) ?? "nothing")") }
+            let view: ReservationView
+            do {
+                view = try await self.client.reservation(sku: sku, id: id)
+            } catch .refused(let refusal) where refusal.status == 404 {
+                continue
+            } catch {
+                throw LoadError.unreadable("GET reservation \(id): \(error)")
+            }
             reservations[id] = Reservation(
                 id: id,
                 sku: sku,
-                user: object["user"] as? String ?? "",
-                quantity: (object["quantity"] as? NSNumber)?.int64Value ?? 0,
-                status: state,
-                expiresAtMilliseconds: (object["expiresAt"] as? String).flatMap(RFC3339.parse) ?? 0,
-                requestId: object["requestId"] as? String ?? ""
+                user: view.user,
+                quantity: view.quantity,
+                status: ReservationStatus(rawValue: view.status.rawValue) ?? .expired,
+                expiresAtMilliseconds: view.expiresAtMilliseconds ?? 0,
+                requestId: view.requestId
             )
         }
         let postgres = PostgresClient(url: self.postgresURL)
@@ -93,7 +99,7 @@ public struct StateReader: Sendable {
     /// Sends acknowledged reservation requests again, as a client retrying late would: those of
     /// SKUs whose sale ended first (their reservations may be archived by now), up to
     /// `replayMaximum` in all. Each answer is the reservation's id, or the status and error of a
-    /// refusal; a request that gets no final answer (none, 429, 503) after a few tries is left out.
+    /// refusal; a request that gets no final answer (none, 429, 503) after the client's tries is left out.
     func replay(_ history: [HistoryEntry], preferring skus: Set<String>, replayMaximum: Int = 400) async -> [String: String] {
         var seen = Set<String>()
         let acknowledged = history.filter { $0.operation == .reserve && $0.isAcknowledged && $0.requestId != nil && $0.user != nil }
@@ -101,17 +107,10 @@ public struct StateReader: Sendable {
         let chosen = (acknowledged.filter { skus.contains($0.sku) } + acknowledged.filter { !skus.contains($0.sku) }).prefix(replayMaximum)
         var replayed: [String: String] = [:]
         for entry in chosen {
-            let body = #"{"user": "\#(entry.user!)", "quantity": \#(entry.quantity ?? 1), "requestId": "\#(entry.requestId!)"}"#
-            for attempt in 0..<5 {
-                let (status, data) = await self.client.call("POST", .api(self.url, "v1", "skus", entry.sku, "reservations"), body: body)
-                let object = APIClient.object(data)
-                if let status, status != 429, status != 503 {
-                    let answer = (object?["id"] as? String) ?? "\(status) \(object?["error"] as? String ?? "")"
-                    replayed[FinalState.replayKey(sku: entry.sku, requestId: entry.requestId!)] = answer
-                    break
-                }
-                if attempt < 4 { try? await Task.sleep(for: .milliseconds(200)) }
-            }
+            let answer = await self.client.send(.reserve(sku: entry.sku, user: entry.user!, quantity: entry.quantity ?? 1, requestId: entry.requestId!))
+            guard let status = answer.status, status != 429, status != 503 else { continue }
+            let object = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
+            replayed[FinalState.replayKey(sku: entry.sku, requestId: entry.requestId!)] = (object?["id"] as? String) ?? "\(status) \(object?["error"] as? String ?? "")"
         }
         return replayed
     }

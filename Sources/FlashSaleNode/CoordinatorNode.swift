@@ -182,6 +182,7 @@ public struct CoordinatorNode: Sendable {
                 clusterStatus: {
                     try await Self.clusterStatus(currentMembership(), store: store, nodeID: this.id, syncer: syncer?.clusterStatus)
                 },
+                membershipEpoch: { view.epoch > 0 ? view.epoch : nil },
                 isReady: {
                     // Ready when the shard has its scripts and this node is in the membership.
                     guard currentMembership()?.node(this.id) != nil else { return false }
@@ -302,6 +303,7 @@ public struct CoordinatorNode: Sendable {
                     adoptedBy: node.adoptedBy
                 )
             },
+            placement: membership.placement?.members.map { .init(id: $0.id, weight: $0.weight) } ?? [],
             syncer: syncer ?? .init(leader: nil, fencingEpoch: 0, lagSeconds: nil)
         )
     }

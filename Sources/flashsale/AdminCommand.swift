@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlashSaleAdmin
+import FlashSaleClient
 import FlashSaleCore
 import Foundation
 
@@ -22,7 +23,7 @@ struct Admin: AsyncParsableCommand {
             guard let url = URL(string: self.url), url.scheme == "http" || url.scheme == "https" else {
                 throw InputError("--url must be an http:// URL")
             }
-            return AdminClient(baseURL: url, token: try adminToken(file: self.adminTokenFile))
+            return try AdminClient(baseURL: url, token: adminToken(file: self.adminTokenFile))
         }
     }
 
@@ -112,8 +113,11 @@ struct Admin: AsyncParsableCommand {
 
             func run() async throws {
                 let body = try await self.connection.client().putSKU(
-                    self.sku, stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets,
-                    startsAt: self.startsAt, endsAt: self.endsAt
+                    self.sku,
+                    SaleTerms(
+                        stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets,
+                        startsAt: self.startsAt, endsAt: self.endsAt
+                    )
                 )
                 print(self.json ? String(decoding: body, as: UTF8.self) : try AdminClient.decode(SKUView.self, body, "PUT /v1/skus").report)
             }

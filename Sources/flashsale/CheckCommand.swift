@@ -23,7 +23,7 @@ struct Check: AsyncParsableCommand {
         }
         guard let url = URL(string: self.url) else { throw InputError("\(self.url) is not a URL") }
         let history = try HistoryFile.read(self.history)
-        let reader = StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres)
+        let reader = try StateReader(url: url, adminToken: try adminToken(file: self.adminTokenFile), postgresURL: postgres)
         if let wait = try await reader.expiryWait(history), wait > .zero {
             print("waiting \(wait) for the run's reservations to expire or be resolved")
             try await Task.sleep(for: wait)

@@ -1,4 +1,5 @@
-import ArgumentParser
+public import ArgumentParser
+import FlashSaleClient
 import FlashSaleCore
 import FlashSaleLoad
 import Foundation
@@ -9,9 +10,10 @@ struct Load: AsyncParsableCommand {
         abstract: "Drive a sale against a running cluster and write the history of every request.",
         discussion: """
             Defines SKUs PREFIX0..PREFIX(N-1), then buyers reserve a random SKU as a random user and \
-            commit, release or abandon what they get, through a random node each time; a request \
-            without an answer, or answered 503, is retried with the same requestId. Prints progress \
-            every second and latency percentiles at the end; `flashsale check HISTORY` checks the run.
+            commit, release or abandon what they get, through FlashSaleClient: each request goes to \
+            its SKU's owner (--routing owner) or a random node (--routing any); one without an \
+            answer, or answered 503, is retried with the same requestId. Prints progress every \
+            second and latency percentiles at the end; `flashsale check HISTORY` checks the run.
             """
     )
 
@@ -35,6 +37,13 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Give every third SKU a sale window opening this many seconds after its definition (with --window-open-seconds).")
     var windowOpensAfterSeconds: Int?
     @Option(help: "How long those SKUs' sale windows stay open, seconds.") var windowOpenSeconds: Int?
+    @Option(help: "Where each request goes: owner (its SKU's owner, by the ring read from the cluster) or any (a random node).")
+    var routing: FlashSaleClient.Routing = .owner
+    @Flag(inversion: .prefixedNo, help: "Define the SKUs first (--no-define: they exist already, as the same settings would define them).")
+    var define = true
+    @Flag(inversion: .prefixedNo, help: "Print a progress line every second (it reads every SKU's stock).") var progress = true
+    @Flag(help: "End with one line for benchmark scripts: RESULT created=N other=N seconds=S p50_us=N p99_us=N (latency in whole ms).")
+    var resultLine = false
 
     func validate() throws {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
@@ -56,7 +65,7 @@ struct Load: AsyncParsableCommand {
             guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else { throw ValidationError("\(text) is not an http:// URL") }
             return url
         }
-        let generator = LoadGenerator(
+        let generator = try LoadGenerator(
             settings: .init(
                 urls: urls, adminToken: try adminToken(file: self.adminTokenFile), skuPrefix: self.skuPrefix, skuCount: self.skus,
                 stock: self.stock, perUserLimit: self.perUserLimit, reservationTtlSeconds: self.ttlSeconds, buckets: self.buckets, users: self.users,
@@ -64,16 +73,18 @@ struct Load: AsyncParsableCommand {
                 targetRatePerSecond: self.rate,
                 saleWindow: self.windowOpenSeconds.map { open in
                     .init(opensAfter: .seconds(self.windowOpensAfterSeconds ?? 0), openFor: .seconds(open))
-                }
+                },
+                routing: self.routing
             )
         )
-        try await generator.defineSKUs()
+        if self.define { try await generator.defineSKUs() }
+        let started = ContinuousClock.now
         let run = Task { await generator.run() }
         let end = ContinuousClock.now + .seconds(self.seconds)
         // On a terminal one status line is redrawn in place; into a file, a line a second.
         let redraw = isatty(STDOUT_FILENO) == 1
         var last = 0
-        while ContinuousClock.now < end {
+        while self.progress, ContinuousClock.now < end {
             try await Task.sleep(for: .seconds(1))
             let progress = generator.progress
             let count = { (prefix: String) in progress.outcomes.filter { $0.key.hasPrefix(prefix) }.values.reduce(0, +) }
@@ -99,5 +110,16 @@ struct Load: AsyncParsableCommand {
         }
         try HistoryFile.write(generator.history, to: self.history)
         print("history of \(generator.history.count) requests in \(self.history)")
+        if self.resultLine {
+            let created = progress.outcomes["reserve 201", default: 0]
+            let other = progress.outcomes.filter { $0.key.hasPrefix("reserve") }.values.reduce(0, +) - created
+            let seconds = Double((ContinuousClock.now - started).wholeMilliseconds) / 1000
+            print(
+                "RESULT created=\(created) other=\(other) seconds=\(seconds) p50_us=\(progress.latency.valueAtPercentile(50) * 1000) "
+                    + "p99_us=\(progress.latency.valueAtPercentile(99) * 1000)"
+            )
+        }
     }
 }
+
+extension FlashSaleClient.Routing: ExpressibleByArgument {}

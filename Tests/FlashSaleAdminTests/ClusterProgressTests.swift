@@ -11,7 +11,7 @@ struct ClusterProgressTests {
            "slots": 2048, "handoff": {"toMove": 5, "moved": 3, "failedAttempts": 1, "finished": false}},
           {"id": "n2", "clientUrl": "http://127.0.0.1:3", "peerAddress": "127.0.0.1:4", "state": "joining", "skuCount": 3,
            "slots": 2048}],
-         "syncer": {"leader": "n1", "fencingEpoch": 2, "lagSeconds": null}}
+         "placement": [{"id": "n1", "weight": 1}, {"id": "n2", "weight": 1}], "syncer": {"leader": "n1", "fencingEpoch": 2, "lagSeconds": null}}
         """#
 
     @Test func aChangeInProgressShowsItsProgressAndIsNotSettled() throws {

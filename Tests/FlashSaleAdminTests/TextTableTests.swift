@@ -1,4 +1,5 @@
 import FlashSaleAdmin
+import FlashSaleClient
 import Foundation
 import Testing
 

@@ -18,7 +18,7 @@ import Testing
 
     static func loadAndCheck(_ cluster: TestCluster) async throws {
         let urls = cluster.ports.map { URL(string: "http://127.0.0.1:\($0)")! }
-        let generator = LoadGenerator(
+        let generator = try LoadGenerator(
             settings: .init(
                 urls: urls, adminToken: "test", skuCount: 5, stock: 10, perUserLimit: 2, users: 30, concurrency: 6, duration: .seconds(5),
                 saleWindow: .init(opensAfter: .seconds(2), openFor: .seconds(1.5))

@@ -125,7 +125,7 @@ final class SaleLoad: Sendable {
         #expect(Set(committed) == Set(summary.reservations.filter { $0.value.status == "committed" }.keys))
 
         // The same run through the invariant checker (flashsale check's core), which must agree.
-        let reader = StateReader(url: URL(string: "http://127.0.0.1:\(ports[0])")!, adminToken: "test", postgresURL: cluster.postgres.url)
+        let reader = try StateReader(url: URL(string: "http://127.0.0.1:\(ports[0])")!, adminToken: "test", postgresURL: cluster.postgres.url)
         let final = try await reader.read(summary.history)
         #expect(final.reservations.count >= summary.reservations.count, "the checker must see every acknowledged reservation")
         let violations = InvariantChecker.check(summary.history, final: final)

@@ -1,8 +1,8 @@
 public import FlashSaleCluster
 public import Foundation
 public import HTTPTypes
-import HummingbirdTesting
-import NIOCore
+import FlashSaleClient
+import Synchronization
 
 /// Real `flashsale node` processes with their own Redis shards, one PostgreSQL and the launcher's
 /// certificates: the one harness of every test that runs a cluster. Nodes can be added while it
@@ -122,21 +122,30 @@ public final class TestCluster: @unchecked Sendable {
     }
 }
 
-/// One HTTP request on its own connection, as a buyer's client would send it.
+/// One HTTP request to one node, as a buyer's client would send it: through `FlashSaleClient`,
+/// to that node only and once (the tests decide what a retry is), with the tests' admin token.
 public enum HTTP {
+    private static let clients = Mutex<[Int: FlashSaleClient]>([:])
+
     public static func call(
         _ port: Int,
         _ method: HTTPRequest.Method,
         _ path: String,
         body: String? = nil
     ) async throws -> (status: Int, body: String) {
-        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-            var headers: HTTPFields = [.authorization: "Bearer test"]
-            if body != nil { headers[.contentType] = "application/json" }
-            let response = try await client.execute(
-                .init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let client = try Self.clients.withLock { clients in
+            if let client = clients[port] { return client }
+            let client = try FlashSaleClient(
+                configuration: .init(
+                    nodeURLs: ["http://127.0.0.1:\(port)"], token: "test", routing: .anyNode, retry: .never, requestTimeout: .seconds(30)
+                )
             )
-            return (response.status.code, response.body.map { String(buffer: $0) } ?? "")
+            clients[port] = client
+            return client
         }
+        let request = ClientRequest(method: method.rawValue, path: path, body: body.map { Data($0.utf8) }, isRepeatable: false)
+        let answer = await client.send(request)
+        guard let status = answer.status else { throw FlashSaleClientError.unanswered(answer.failure ?? "\(method) \(path)") }
+        return (status, String(decoding: answer.body, as: UTF8.self))
     }
 }

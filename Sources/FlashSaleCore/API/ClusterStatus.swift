@@ -62,16 +62,31 @@ public struct ClusterStatus: Sendable, Hashable, Decodable {
         }
     }
 
+    /// A node that owns SKUs under the epoch, with its share of the ring: what a client needs to
+    /// compute each SKU's owner itself (`Placement`) and send its calls straight there.
+    public struct PlacementMember: Sendable, Hashable, Decodable {
+        public var id: String
+        public var weight: Double
+
+        public init(id: String, weight: Double) {
+            self.id = id
+            self.weight = weight
+        }
+    }
+
     public var epoch: Int64
     /// True while a node joins or leaves and SKUs move.
     public var rebalancing: Bool
     public var nodes: [Node]
+    /// The members of the epoch's placement (the joining and active nodes, live or not).
+    public var placement: [PlacementMember]
     public var syncer: Syncer
 
-    public init(epoch: Int64, rebalancing: Bool = false, nodes: [Node], syncer: Syncer) {
+    public init(epoch: Int64, rebalancing: Bool = false, nodes: [Node], placement: [PlacementMember] = [], syncer: Syncer) {
         self.epoch = epoch
         self.rebalancing = rebalancing
         self.nodes = nodes
+        self.placement = placement
         self.syncer = syncer
     }
 }
