@@ -287,7 +287,10 @@ let package = Package(
         .testTarget(
             name: "FlashSaleClientTests",
             // The executable too: the client is tested against real nodes through joins, leaves and kills.
-            dependencies: ["FlashSaleClient", "FlashSaleCluster", "FlashSaleCore", "FlashSaleTesting", "flashsale"],
+            dependencies: [
+                "FlashSaleClient", "FlashSaleCluster", "FlashSaleCore", "FlashSaleTesting", "flashsale",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
