@@ -372,6 +372,7 @@ let package = Package(
             dependencies: [
                 "FlashSaleNode",
                 "FlashSaleCheck",
+                "FlashSaleClient",
                 "FlashSaleLoad",
                 "FlashSaleCluster",
                 "FlashSaleCore",

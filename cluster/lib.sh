@@ -434,11 +434,41 @@ admin() {
 # Starts the Redis shard of node $1 on port $2 (appendonly, fsync policy $3), in state/redis-ID.
 start_redis() {
   local id="$1" port="$2" appendfsync="$3"
+  replicated_shard_options
   mkdir -p "$STATE/redis-$id"
   say "starting Redis shard redis-$id on 127.0.0.1:$port (appendonly, appendfsync $appendfsync)"
   start_daemon "$PIDS/redis-$id.pid" "$STATE/logs/redis-$id.log" \
     redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/redis-$id" \
-    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no
+    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no "${REPLICATED_SHARD[@]}"
+}
+
+# With a replica, every server of a shard refuses writes while it has no replica at most 2 s
+# behind (so an old primary that wakes after a promotion takes none), and sends a replica that
+# connects the data at once (Redis waits 5 s by default, to batch replicas).
+REPLICATED_SHARD=()
+replicated_shard_options() {
+  REPLICATED_SHARD=()
+  [ "$(shard_replicas)" = 1 ] && REPLICATED_SHARD=(--min-replicas-to-write 1 --min-replicas-max-lag 2 --repl-diskless-sync-delay 0)
+  return 0
+}
+
+# How many replicas each shard has (cluster/up's FLASHSALE_REDIS_REPLICAS: 0 or 1): a node
+# acknowledges a write only once they have it.
+shard_replicas() { cat "$STATE/replicas" 2>/dev/null || echo 0; }
+
+# Starts the replica of node $1's shard on port $2, replicating the primary on port $3 (fsync
+# policy $4), in state/redis-ID-replica; its port is kept in state/redis-ID-replica.port.
+# On one machine it is another process; in production, another host (Docs/OPERATIONS.md).
+start_redis_replica() {
+  local id="$1" port="$2" primary_port="$3" appendfsync="$4"
+  replicated_shard_options
+  mkdir -p "$STATE/redis-$id-replica"
+  printf '%s\n' "$port" >"$STATE/redis-$id-replica.port"
+  say "starting the replica of redis-$id on 127.0.0.1:$port (replica of 127.0.0.1:$primary_port)"
+  start_daemon "$PIDS/redis-$id-replica.pid" "$STATE/logs/redis-$id-replica.log" \
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/redis-$id-replica" \
+    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no --replicaof 127.0.0.1 "$primary_port" \
+    "${REPLICATED_SHARD[@]}"
 }
 
 # Starts PostgreSQL on data folder $1 (log $2) listening on 127.0.0.1:$3, its Unix socket in $4
@@ -455,12 +485,13 @@ start_postgres() {
 # 127.0.1), node nK's outgoing peer connections come from PEER_SOURCE_NET.K, so that routing rules
 # can cut one node's peer traffic on a machine where every node is on 127.0.0.1.
 write_node_args() {
-  local source=()
+  local source=() replica=()
+  [ ! -f "$STATE/redis-$1-replica.port" ] || replica=(--redis-replica-url "redis://127.0.0.1:$(cat "$STATE/redis-$1-replica.port")")
   if [ -n "${PEER_SOURCE_NET:-}" ] && [[ "$1" =~ ^n([0-9]+)$ ]]; then
     source=(--peer-source-host "$PEER_SOURCE_NET.${BASH_REMATCH[1]}")
   fi
   printf '%s\n' "$2" node --id "$1" --http-host 127.0.0.1 --http-port "$3" \
-    --redis-url "redis://127.0.0.1:$5" --postgres-url "$6" \
+    --redis-url "redis://127.0.0.1:$5" --redis-replicas "$(shard_replicas)" "${replica[@]}" --postgres-url "$6" \
     --peer-address "127.0.0.1:$4" "${source[@]}" --admin-token-file "$STATE/admin-token" \
     --tls-directory "$STATE/tls" >"$STATE/nodes/$1.args"
 }

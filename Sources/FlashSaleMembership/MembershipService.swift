@@ -24,6 +24,7 @@ public final class MembershipService: Service {
     private let postgres: PostgresClient
     private let skuCount: @Sendable () async -> Int64?
     private let handoffs: @Sendable () -> [String: Membership.HandoffReport]
+    private let redisURL: @Sendable () -> String?
     private let announce: @Sendable (Membership) async -> Void
     private let adopted: @Sendable (Membership) async -> Void
     private let clock: any ServiceClock
@@ -38,7 +39,7 @@ public final class MembershipService: Service {
     /// it), `announce` when a change made here (a join, an operator's call, the end of a
     /// rebalancing) raised the epoch, to tell the others at once. `handoffs` is the handoff
     /// progress of the shards this node serves (its own, and those it adopted), by node id,
-    /// reported with every heartbeat.
+    /// reported with every heartbeat, as is `redisURL`, its shard's primary now (nil: as it joined).
     public init(
         node: Membership.Node,
         settings: Settings,
@@ -46,6 +47,7 @@ public final class MembershipService: Service {
         view: MembershipView,
         skuCount: @escaping @Sendable () async -> Int64?,
         handoffs: @escaping @Sendable () -> [String: Membership.HandoffReport],
+        redisURL: @escaping @Sendable () -> String? = { nil },
         adopted: @escaping @Sendable (Membership) async -> Void,
         announce: @escaping @Sendable (Membership) async -> Void,
         clock: any ServiceClock = SystemClock(),
@@ -54,6 +56,7 @@ public final class MembershipService: Service {
         self.clock = clock
         self.node = node
         self.settings = settings
+        self.redisURL = redisURL
         self.postgres = PostgresClient(
             url: postgresURL,
             queueCapacity: 16,
@@ -160,11 +163,13 @@ public final class MembershipService: Service {
 
     private func heartbeat() async {
         let count = await self.skuCount() ?? self.current?.node(self.node.id)?.skuCount ?? 0
-        let (id, lease, handoffs) = (self.node.id, self.settings.leaseMilliseconds, self.handoffs())
+        let (id, lease, handoffs, redisURL) = (self.node.id, self.settings.leaseMilliseconds, self.handoffs(), self.redisURL())
         let rebalancing = self.current?.isRebalancing ?? false
         do {
             let (beat, settled) = try await self.postgres.withConnection { connection in
-                let beat = try MembershipStore.heartbeat(id, leaseMilliseconds: lease, skuCount: count, handoff: handoffs[id], connection)
+                let beat = try MembershipStore.heartbeat(
+                    id, leaseMilliseconds: lease, skuCount: count, handoff: handoffs[id], redisURL: redisURL, connection
+                )
                 // The handoffs of adopted shards count as their nodes' own.
                 for (adoptedID, report) in handoffs where adoptedID != id {
                     try MembershipStore.recordHandoff(report, of: adoptedID, adoptedBy: id, connection)

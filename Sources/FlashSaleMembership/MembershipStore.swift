@@ -121,7 +121,8 @@ public enum MembershipStore {
         )
     }
 
-    /// Renews the node's lease and reports its SKU count (and handoff progress); answers the
+    /// Renews the node's lease and reports its SKU count (and handoff progress, and its shard's
+    /// primary when a replica was promoted: the others read it with the membership); answers the
     /// current epoch, so that the heartbeat is also the poll that notices a membership change a
     /// notification missed. A node whose shard a survivor adopted while it was gone takes it
     /// back here, under a new epoch (`reclaimed`).
@@ -131,6 +132,7 @@ public enum MembershipStore {
         leaseMilliseconds: Int,
         skuCount: Int64,
         handoff: Membership.HandoffReport? = nil,
+        redisURL: String? = nil,
         _ connection: PostgresConnection
     ) throws -> (epoch: Int64, reclaimed: Bool) {
         try connection.transaction {
@@ -139,13 +141,13 @@ public enum MembershipStore {
                 UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', has_run = true, sku_count = $3,
                     handoff_epoch = coalesce($4::bigint, handoff_epoch), handoff_to_move = coalesce($5::bigint, handoff_to_move),
                     handoff_moved = coalesce($6::bigint, handoff_moved), handoff_failed = coalesce($7::bigint, handoff_failed),
-                    handoff_finished = coalesce($8::boolean, handoff_finished)
+                    handoff_finished = coalesce($8::boolean, handoff_finished), redis_url = coalesce($9, redis_url)
                 WHERE id = $1 RETURNING adopted_by IS NOT NULL
                 """,
                 [
                     nodeID, String(leaseMilliseconds), String(skuCount), handoff.map { String($0.epoch) },
                     handoff.map { String($0.toMove) }, handoff.map { String($0.moved) }, handoff.map { String($0.failedAttempts) },
-                    handoff.map { $0.isFinished ? "true" : "false" },
+                    handoff.map { $0.isFinished ? "true" : "false" }, redisURL,
                 ]
             )
             guard let row = rows.first else { throw MembershipStoreError.notAMember(nodeID) }

@@ -17,14 +17,19 @@ final class AdoptedShards: Service, Sendable {
 
     private let nodeID: String
     private let local: SKUStore
+    /// An adopted shard acknowledges as its owner would: after its replicas have the writes.
+    private let replication: RedisClient.Replication?
     private let callerEpoch: @Sendable () -> Int64
     private let logger: Logger
     private let shards = Mutex<[String: Shard]>([:])
 
     /// `local`: this node's own shard, which `served` answers for this node.
-    init(nodeID: String, local: SKUStore, callerEpoch: @escaping @Sendable () -> Int64, logger: Logger) {
+    init(
+        nodeID: String, local: SKUStore, replication: RedisClient.Replication?, callerEpoch: @escaping @Sendable () -> Int64, logger: Logger
+    ) {
         self.nodeID = nodeID
         self.local = local
+        self.replication = replication
         self.callerEpoch = callerEpoch
         self.logger = logger
     }
@@ -41,7 +46,7 @@ final class AdoptedShards: Service, Sendable {
         guard let endpoint = try? RedisEndpoint(url: node.redisURL) else { return nil }
         let (shard, replaced): (Shard, Shard?) = self.shards.withLock { shards in
             if let shard = shards[node.id], shard.redisURL == node.redisURL { return (shard, nil) }
-            let client = RedisClient(endpoint: endpoint, configuration: .init(connectionCount: 1), logger: self.logger)
+            let client = RedisClient(endpoint: endpoint, configuration: .init(connectionCount: 1, replication: self.replication), logger: self.logger)
             client.start()
             let shard = Shard(
                 redisURL: node.redisURL,

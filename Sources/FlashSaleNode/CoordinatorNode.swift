@@ -29,9 +29,15 @@ public struct CoordinatorNode: Sendable {
         self.configuration = configuration
         let redis = RedisClient(
             endpoint: try RedisEndpoint(url: configuration.redisURL),
-            configuration: .init(connectionCount: configuration.redisConnections),
+            configuration: .init(connectionCount: configuration.redisConnections, replication: configuration.redisReplication),
             logger: logger
         )
+        let guardian = configuration.redisReplicaURL.map { replicaURL in
+            ShardGuardian(
+                client: redis, primaryURL: configuration.redisURL, replicaURL: replicaURL,
+                failoverAfter: .milliseconds(configuration.redisFailoverAfterMilliseconds), clock: clock, logger: logger
+            )
+        }
         let this = Membership.Node(
             id: configuration.nodeID,
             clientURL: configuration.clientURL,
@@ -65,7 +71,8 @@ public struct CoordinatorNode: Sendable {
                     nodeID: configuration.nodeID,
                     redisURL: configuration.redisURL,
                     leaseTTL: .milliseconds(configuration.syncerLeaseTTLMilliseconds),
-                    outboxLimit: configuration.outboxLimit
+                    outboxLimit: configuration.outboxLimit,
+                    replication: configuration.redisReplication
                 ),
                 postgresURL: url,
                 localStore: store,
@@ -73,7 +80,9 @@ public struct CoordinatorNode: Sendable {
                 logger: logger
             )
         }
-        let adopted = AdoptedShards(nodeID: this.id, local: store, callerEpoch: { view.epoch }, logger: logger)
+        let adopted = AdoptedShards(
+            nodeID: this.id, local: store, replication: configuration.redisReplication, callerEpoch: { view.epoch }, logger: logger
+        )
         // The record for archived SKUs' reads and the archiver's checks: a connection of its own,
         // so that such a read never waits behind the syncer's flushes.
         let archivedRecord = configuration.postgresURL.map { ArchivedRecord(postgres: PostgresClient(url: $0)) }
@@ -113,6 +122,7 @@ public struct CoordinatorNode: Sendable {
                 view: view,
                 skuCount: { try? await store.skuCount() },
                 handoffs: { rebalancer?.reports ?? [:] },
+                redisURL: { guardian?.primaryURL },
                 adopted: { membership in
                     do {
                         try await store.recordEpoch(membership.epoch)
@@ -230,6 +240,7 @@ public struct CoordinatorNode: Sendable {
         var services: [any Service] = [
             redis, eventLoop, sweeper, NodeGauges(store: store, outboxLimit: configuration.outboxLimit, membership: currentMembership, clock: clock),
         ]
+        if let guardian { services.append(guardian) }
         if let syncer { services.append(syncer) }
         if let archivedRecord, configuration.archiveIntervalMilliseconds > 0 {
             services.append(

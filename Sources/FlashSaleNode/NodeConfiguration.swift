@@ -1,5 +1,6 @@
 public import Configuration
 public import FlashSaleHTTP
+public import FlashSaleRedis
 import FlashSaleMembership
 import FlashSalePeer
 import Foundation
@@ -13,6 +14,13 @@ public struct NodeConfiguration: Sendable {
     public var httpPort: Int
     public var redisURL: String
     public var redisConnections: Int
+    /// When set, nothing is acknowledged until the shard's replicas have it (`redis.replicas`,
+    /// `redis.replicaWaitMs`); nil (`redis.replicas` 0) acknowledges what the primary has.
+    public var redisReplication: RedisClient.Replication?
+    /// The shard's replica (`redis.replicaUrl`): with it, the node promotes the replica when the
+    /// primary has not answered for `redisFailoverAfterMilliseconds` (`redis.failoverAfterMs`).
+    public var redisReplicaURL: String?
+    public var redisFailoverAfterMilliseconds: Int
     public var postgresURL: String?
     public var peerAddress: String
     /// Local address this node's outgoing peer connections come from (nil: the system's choice).
@@ -72,6 +80,9 @@ public struct NodeConfiguration: Sendable {
         httpPort: Int,
         redisURL: String,
         redisConnections: Int = 1,
+        redisReplication: RedisClient.Replication? = nil,
+        redisReplicaURL: String? = nil,
+        redisFailoverAfterMilliseconds: Int = 5000,
         postgresURL: String? = nil,
         peerAddress: String = "",
         peerSourceHost: String? = nil,
@@ -98,6 +109,9 @@ public struct NodeConfiguration: Sendable {
         self.httpPort = httpPort
         self.redisURL = redisURL
         self.redisConnections = redisConnections
+        self.redisReplication = redisReplication
+        self.redisReplicaURL = redisReplicaURL
+        self.redisFailoverAfterMilliseconds = redisFailoverAfterMilliseconds
         self.postgresURL = postgresURL
         self.peerAddress = peerAddress
         self.peerSourceHost = peerSourceHost
@@ -120,7 +134,7 @@ public struct NodeConfiguration: Sendable {
         self.archiveSKUsPerPass = archiveSKUsPerPass
     }
 
-    /// Keys: node.id, http.host, http.port, redis.url, redis.connections, postgres.url, peer.address,
+    /// Keys: node.id, http.host, http.port, redis.url, redis.connections, redis.replicas, redis.replicaWaitMs, redis.replicaUrl, redis.failoverAfterMs, postgres.url, peer.address,
     /// peer.sourceHost, admin.token or admin.tokenFile, sweep.intervalMs, tls.directory, outbox.limit, syncer.leaseTtlMs,
     /// membership.leaseMs, node.weight, handoff.concurrency, limits.userPerSecond, limits.userBurst,
     /// limits.addressPerSecond, limits.addressBurst, http.connectionsMax, admission.inFlightMax (0: no
@@ -149,12 +163,26 @@ public struct NodeConfiguration: Sendable {
         // than two; Docs/BENCHMARKS.md).
         let connections = reader.int(forKey: "redis.connections", default: 1)
         guard (1...64).contains(connections) else { throw Problem.invalid("redis.connections must be 1 to 64") }
+        let replicas = reader.int(forKey: "redis.replicas", default: 0)
+        let replicaWait = reader.int(forKey: "redis.replicaWaitMs", default: 500)
+        guard (0...8).contains(replicas), (1...60_000).contains(replicaWait) else {
+            throw Problem.invalid("redis.replicas must be 0 (acknowledge what the primary has) to 8, redis.replicaWaitMs 1 to 60000")
+        }
+        let redisURL = reader.string(forKey: "redis.url", default: "redis://127.0.0.1:6379")
+        let replicaURL = reader.string(forKey: "redis.replicaUrl")
+        if let replicaURL {
+            guard (try? RedisEndpoint(url: replicaURL)) != nil, replicaURL != redisURL else {
+                throw Problem.invalid("redis.replicaUrl must be a redis://host:port URL other than redis.url")
+            }
+        }
         let outboxLimit = reader.int(forKey: "outbox.limit", default: 1_000_000)
         guard outboxLimit >= 1 else { throw Problem.invalid("outbox.limit must be at least 1") }
         let leaseTTL = reader.int(forKey: "syncer.leaseTtlMs", default: 5000)
         guard leaseTTL >= 500 else { throw Problem.invalid("syncer.leaseTtlMs must be at least 500") }
         let membershipLease = reader.int(forKey: "membership.leaseMs", default: 5000)
         guard membershipLease >= 2000 else { throw Problem.invalid("membership.leaseMs must be at least 2000") }
+        let failoverAfter = reader.int(forKey: "redis.failoverAfterMs", default: membershipLease)
+        guard (500...600_000).contains(failoverAfter) else { throw Problem.invalid("redis.failoverAfterMs must be 500 to 600000") }
         let weight = reader.double(forKey: "node.weight", default: 1)
         guard weight > 0, weight <= 1000 else { throw Problem.invalid("node.weight must be above 0 and at most 1000") }
         let handoffConcurrency = reader.int(forKey: "handoff.concurrency", default: 8)
@@ -201,8 +229,11 @@ public struct NodeConfiguration: Sendable {
             nodeID: nodeID,
             httpHost: reader.string(forKey: "http.host", default: "127.0.0.1"),
             httpPort: port,
-            redisURL: reader.string(forKey: "redis.url", default: "redis://127.0.0.1:6379"),
+            redisURL: redisURL,
             redisConnections: connections,
+            redisReplication: replicas == 0 ? nil : .init(replicas: replicas, timeoutMilliseconds: replicaWait),
+            redisReplicaURL: replicaURL,
+            redisFailoverAfterMilliseconds: failoverAfter,
             postgresURL: reader.string(forKey: "postgres.url", isSecret: true),
             peerAddress: peerAddress,
             peerSourceHost: peerSourceHost,

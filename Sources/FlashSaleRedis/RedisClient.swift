@@ -42,23 +42,45 @@ public final class RedisClient: Service, Sendable {
         public var pipelineDepthMax: Int
         public var timeoutMilliseconds: Int
         public var reconnectBackoffMaxMilliseconds: Int
+        /// When set, no reply of a round trip is given until the shard's replicas have its writes.
+        public var replication: Replication?
 
         public init(
             connectionCount: Int = 2,
             queueCapacityPerConnection: Int = 8192,
             pipelineDepthMax: Int = 512,
             timeoutMilliseconds: Int = 2000,
-            reconnectBackoffMaxMilliseconds: Int = 1000
+            reconnectBackoffMaxMilliseconds: Int = 1000,
+            replication: Replication? = nil
         ) {
             self.connectionCount = connectionCount
             self.queueCapacityPerConnection = queueCapacityPerConnection
             self.pipelineDepthMax = pipelineDepthMax
             self.timeoutMilliseconds = timeoutMilliseconds
             self.reconnectBackoffMaxMilliseconds = reconnectBackoffMaxMilliseconds
+            self.replication = replication
         }
     }
 
-    public let endpoint: RedisEndpoint
+    /// A round trip's writes count only once `replicas` replicas have them: the round trip ends
+    /// with one `WAIT replicas timeout`, and when fewer replicas confirm in time every request of
+    /// it fails with `notReplicated` (the writes may have run on the primary, as with a lost
+    /// connection: a retry with the same requestId finds them). One WAIT per round trip, not per
+    /// request: its cost is shared by everything pipelined with it.
+    public struct Replication: Sendable, Hashable {
+        public var replicas: Int
+        /// How far behind a replica may fall before the shard stops acknowledging.
+        public var timeoutMilliseconds: Int
+
+        public init(replicas: Int = 1, timeoutMilliseconds: Int = 500) {
+            precondition(replicas >= 1 && timeoutMilliseconds >= 1)
+            self.replicas = replicas
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
+    }
+
+    /// Where the connections go; a shard's replica promoted to primary changes it (`retarget`).
+    private let target: RedisTarget
     private let pipelines: [RedisPipeline]
     private let nextPipeline = Atomic<Int>(0)
 
@@ -66,10 +88,19 @@ public final class RedisClient: Service, Sendable {
         precondition(configuration.connectionCount >= 1)
         // hiredis writes with write(2): a peer that closed its socket must give EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
-        self.endpoint = endpoint
+        let target = RedisTarget(endpoint)
+        self.target = target
         self.pipelines = (0..<configuration.connectionCount).map { index in
-            RedisPipeline(endpoint: endpoint, index: index, configuration: configuration, logger: logger)
+            RedisPipeline(target: target, index: index, configuration: configuration, logger: logger)
         }
+    }
+
+    public var endpoint: RedisEndpoint { self.target.endpoint }
+
+    /// Sends every later round trip to `endpoint`: each connection to the old one is closed before
+    /// its next round trip, so nothing written after this goes to the old server.
+    public func retarget(_ endpoint: RedisEndpoint) {
+        self.target.endpoint = endpoint
     }
 
     public func start() {
@@ -126,22 +157,39 @@ struct RedisRequest: Sendable {
     }
 }
 
+/// The server a client's connections go to, shared by its pipelines.
+final class RedisTarget: Sendable {
+    private let current: Mutex<RedisEndpoint>
+
+    init(_ endpoint: RedisEndpoint) {
+        self.current = Mutex(endpoint)
+    }
+
+    var endpoint: RedisEndpoint {
+        get { self.current.withLock { $0 } }
+        set { self.current.withLock { $0 = newValue } }
+    }
+}
+
 /// One connection and the thread that owns it.
 final class RedisPipeline: @unchecked Sendable {
     let thread: BatchingThread<RedisRequest>
     let roundTrips = Atomic<Int>(0)
     private let pipelineDepth = Recorder(label: "flashsale_redis_pipeline_depth")
+    private let unreplicatedRoundTrips = Counter(label: "flashsale_redis_unreplicated_round_trips_total")
     // Touched only on `thread`.
     private var connection: HiredisConnection?
+    /// Where `connection` goes.
+    private var connectedTo: RedisEndpoint?
     private var reconnectNotBeforeNanoseconds: UInt64 = 0
     private var backoffMilliseconds = 0
 
-    private let endpoint: RedisEndpoint
+    private let target: RedisTarget
     private let configuration: RedisClient.Configuration
     private let logger: Logger
 
-    init(endpoint: RedisEndpoint, index: Int, configuration: RedisClient.Configuration, logger: Logger) {
-        self.endpoint = endpoint
+    init(target: RedisTarget, index: Int, configuration: RedisClient.Configuration, logger: Logger) {
+        self.target = target
         self.configuration = configuration
         self.logger = logger
         // The closure captures a box that is filled right below, so the thread can call back into self.
@@ -166,50 +214,87 @@ final class RedisPipeline: @unchecked Sendable {
 
     private func process(_ batch: [RedisRequest]) {
         guard let connection = self.connectIfDue() else {
-            let reason = "no connection to \(self.endpoint)"
+            let reason = "no connection to \(self.target.endpoint)"
             for request in batch { request.answer(.failure(.notConnected(reason))) }
             return
         }
         self.roundTrips.add(1, ordering: .relaxed)
         self.pipelineDepth.record(batch.count)
+        let replication = self.configuration.replication
         do {
             for request in batch {
                 for command in request.commands { try connection.append(command) }
             }
+            if let replication { try connection.append(["WAIT", String(replication.replicas), String(replication.timeoutMilliseconds)]) }
         } catch {
             self.dropConnection(error)
             for request in batch { request.answer(.failure(error)) }
             return
         }
-        for (position, request) in batch.enumerated() {
-            var replies: [RedisReply] = []
-            replies.reserveCapacity(request.commands.count)
-            do {
-                for _ in request.commands { replies.append(try connection.readReply()) }
-            } catch {
-                self.dropConnection(error)
-                for unanswered in batch[position...] { unanswered.answer(.failure(error)) }
-                return
+        guard let replication else {
+            for (position, request) in batch.enumerated() {
+                do {
+                    request.answer(.success(try Self.readReplies(of: request, from: connection)))
+                } catch {
+                    self.dropConnection(error)
+                    for unanswered in batch[position...] { unanswered.answer(.failure(error)) }
+                    return
+                }
             }
-            request.answer(.success(replies))
+            return
         }
+        var replies: [[RedisReply]] = []
+        replies.reserveCapacity(batch.count)
+        let confirmed: Int
+        do throws(RedisClientError) {
+            for request in batch { replies.append(try Self.readReplies(of: request, from: connection)) }
+            let wait = try connection.readReply()
+            guard let count = wait.integer else { throw .unexpectedReply("WAIT answered \(wait)") }
+            confirmed = Int(count)
+        } catch {
+            self.dropConnection(error)
+            for request in batch { request.answer(.failure(error)) }
+            return
+        }
+        guard confirmed >= replication.replicas else {
+            self.unreplicatedRoundTrips.increment()
+            let failure = RedisClientError.notReplicated("\(confirmed) of \(replication.replicas) replicas confirmed within \(replication.timeoutMilliseconds) ms")
+            for request in batch { request.answer(.failure(failure)) }
+            return
+        }
+        for (request, replies) in zip(batch, replies) { request.answer(.success(replies)) }
+    }
+
+    private static func readReplies(of request: RedisRequest, from connection: HiredisConnection) throws(RedisClientError) -> [RedisReply] {
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(request.commands.count)
+        for _ in request.commands { replies.append(try connection.readReply()) }
+        return replies
     }
 
     private func connectIfDue() -> HiredisConnection? {
-        if let connection = self.connection { return connection }
+        let endpoint = self.target.endpoint
+        if let connection = self.connection {
+            if self.connectedTo == endpoint { return connection }
+            self.logger.info("moving to another Redis server", metadata: ["from": "\(self.connectedTo.map(String.init(describing:)) ?? "")", "to": "\(endpoint)"])
+            self.connection = nil
+            self.backoffMilliseconds = 0
+            self.reconnectNotBeforeNanoseconds = 0
+        }
         let now = DispatchTime.now().uptimeNanoseconds
         guard now >= self.reconnectNotBeforeNanoseconds else { return nil }
         do {
             let connection = try HiredisConnection(
-                host: self.endpoint.host,
-                port: self.endpoint.port,
+                host: endpoint.host,
+                port: endpoint.port,
                 timeoutMilliseconds: self.configuration.timeoutMilliseconds
             )
             if self.backoffMilliseconds > 0 {
-                self.logger.info("reconnected to Redis", metadata: ["redis": "\(self.endpoint)"])
+                self.logger.info("reconnected to Redis", metadata: ["redis": "\(endpoint)"])
             }
             self.backoffMilliseconds = 0
             self.connection = connection
+            self.connectedTo = endpoint
             return connection
         } catch {
             self.backoffMilliseconds = min(
@@ -219,14 +304,14 @@ final class RedisPipeline: @unchecked Sendable {
             self.reconnectNotBeforeNanoseconds = now + UInt64(self.backoffMilliseconds) * 1_000_000
             self.logger.warning(
                 "cannot connect to Redis",
-                metadata: ["redis": "\(self.endpoint)", "error": "\(error)", "retryInMs": "\(self.backoffMilliseconds)"]
+                metadata: ["redis": "\(endpoint)", "error": "\(error)", "retryInMs": "\(self.backoffMilliseconds)"]
             )
             return nil
         }
     }
 
     private func dropConnection(_ error: RedisClientError) {
-        self.logger.warning("lost the Redis connection", metadata: ["redis": "\(self.endpoint)", "error": "\(error)"])
+        self.logger.warning("lost the Redis connection", metadata: ["redis": "\(self.target.endpoint)", "error": "\(error)"])
         self.connection = nil
     }
 }

@@ -36,4 +36,7 @@ public enum RedisClientError: Error, Sendable, Hashable {
     case stopped
     /// Redis answered something the caller did not expect.
     case unexpectedReply(String)
+    /// The round trip ran, but fewer replicas than required confirmed its writes in time: they
+    /// may be on the primary only, so nothing of it is acknowledged.
+    case notReplicated(String)
 }

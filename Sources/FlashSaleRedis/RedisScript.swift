@@ -111,6 +111,8 @@ public enum SKUKeys {
     public static let outboxLimit = "fs:outbox:limit"
     public static let moving = "fs:moving"
     public static let archived = "fs:archived"
+    /// Written by the syncer after each read of the outbox, so that its round trip's WAIT covers what it read.
+    public static let syncerReplicationMark = "fs:syncer:read"
     /// The time in milliseconds the scripts read under `ScriptTime.supplied` (tests only).
     public static let testClock = "fs:test:clock_ms"
 }

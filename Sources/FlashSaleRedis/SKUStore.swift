@@ -598,6 +598,7 @@ public final class SKUStore: SaleOperations {
         case .overloaded: "too many requests are waiting for the SKU's Redis shard"
         case .stopped: "the connection to the SKU's shard was closed (the node is shutting down, or gave an adopted shard back); retry with the same requestId"
         case .unexpectedReply(let text): "the SKU's Redis shard answered unexpectedly: \(text)"
+        case .notReplicated(let why): "the SKU's Redis shard has no replica up to date (\(why)); retry with the same requestId"
         }
     }
 

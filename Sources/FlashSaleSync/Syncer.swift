@@ -20,6 +20,9 @@ public final class Syncer: Service, Sendable {
         public var idleDelay: Duration
         /// Outbox entries a shard may hold before it refuses new reservations (PostgreSQL down).
         public var outboxLimit: Int
+        /// When shards have replicas: a batch is recorded only once the replicas have it, so that
+        /// the record never holds a change a promoted replica does not.
+        public var replication: RedisClient.Replication?
 
         public init(
             nodeID: String,
@@ -28,7 +31,8 @@ public final class Syncer: Service, Sendable {
             batchSizeMax: Int = 1024,
             inventoryRetriesMax: Int = 5,
             idleDelay: Duration = .milliseconds(50),
-            outboxLimit: Int = 1_000_000
+            outboxLimit: Int = 1_000_000,
+            replication: RedisClient.Replication? = nil
         ) {
             self.nodeID = nodeID
             self.redisURL = redisURL
@@ -37,6 +41,7 @@ public final class Syncer: Service, Sendable {
             self.inventoryRetriesMax = inventoryRetriesMax
             self.idleDelay = idleDelay
             self.outboxLimit = outboxLimit
+            self.replication = replication
         }
     }
 
@@ -210,8 +215,11 @@ public final class Syncer: Service, Sendable {
             positions[shard.nodeID] = stored ?? "0-0"
         }
         let after = positions[shard.nodeID]!
-        let reply = try await client.send(["XRANGE", SKUKeys.outbox, "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)])
-        let events = try OutboxEvent.parse(reply)
+        let read = ["XRANGE", SKUKeys.outbox, "(\(after)", "+", "COUNT", String(self.configuration.batchSizeMax)]
+        // With replicas, a write after the read makes the round trip's WAIT cover every entry
+        // the read saw (replication keeps the primary's order), whichever connection wrote them.
+        let commands = self.configuration.replication == nil ? [read] : [read, ["SET", SKUKeys.syncerReplicationMark, after]]
+        let events = try OutboxEvent.parse(try await client.send(commands)[0])
         guard let last = events.last else { return (0, 0) }
         let lag = max(0, self.clock.unixMilliseconds - events[0].appendedAtMilliseconds)
         let retriesMax = self.configuration.inventoryRetriesMax
@@ -235,7 +243,9 @@ public final class Syncer: Service, Sendable {
         return self.remoteShards.withLock { clients in
             if let client = clients[nodeID], client.endpoint.description == url { return client }
             let endpoint = (try? RedisEndpoint(url: url)) ?? RedisEndpoint(host: "127.0.0.1", port: 0)
-            let client = RedisClient(endpoint: endpoint, configuration: .init(connectionCount: 1), logger: self.logger)
+            let client = RedisClient(
+                endpoint: endpoint, configuration: .init(connectionCount: 1, replication: self.configuration.replication), logger: self.logger
+            )
             client.start()
             clients[nodeID] = client
             return client

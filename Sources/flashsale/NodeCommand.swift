@@ -26,6 +26,10 @@ struct Node: AsyncParsableCommand {
     @Option(help: "This node's Redis shard, redis://host:port (redis.url).") var redisUrl: String?
     @Option(help: "Connections to the Redis shard, each with its own pipeline (redis.connections).")
     var redisConnections: Int?
+    @Option(help: "Replicas that must have a write before it is acknowledged; 0 acknowledges what the primary has (redis.replicas).")
+    var redisReplicas: Int?
+    @Option(help: "The shard's replica, redis://host:port: promoted when the primary is gone (redis.replicaUrl).")
+    var redisReplicaUrl: String?
     @Option(help: "PostgreSQL connection URL (postgres.url).") var postgresUrl: String?
     @Option(help: "This node's peer address host:port (peer.address).") var peerAddress: String?
     @Option(help: "Local IP address its outgoing peer connections come from (peer.sourceHost).")
@@ -45,6 +49,8 @@ struct Node: AsyncParsableCommand {
         set("http.port", self.httpPort.map(ConfigContent.int))
         set("redis.url", self.redisUrl.map(ConfigContent.string))
         set("redis.connections", self.redisConnections.map(ConfigContent.int))
+        set("redis.replicas", self.redisReplicas.map(ConfigContent.int))
+        set("redis.replicaUrl", self.redisReplicaUrl.map(ConfigContent.string))
         set("postgres.url", self.postgresUrl.map(ConfigContent.string))
         set("peer.address", self.peerAddress.map(ConfigContent.string))
         set("peer.sourceHost", self.peerSourceHost.map(ConfigContent.string))

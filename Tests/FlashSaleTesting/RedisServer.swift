@@ -5,12 +5,19 @@ public import Foundation
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: URL
+    /// The port of the primary this server replicates, when it is a replica.
+    public private(set) var replicaOf: Int?
+    /// Writes are refused (NOREPLICAS) unless this many replicas are connected and at most 2 s
+    /// behind, as cluster/up runs a shard with a replica.
+    public let minReplicasToWrite: Int
     private let executable: URL
     private var process: Process?
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
 
-    public init() throws {
+    public init(replicaOf primaryPort: Int? = nil, minReplicasToWrite: Int = 0) throws {
+        self.replicaOf = primaryPort
+        self.minReplicasToWrite = minReplicasToWrite
         self.executable = try ServerProcess.executable("redis-server")
         self.port = ServerProcess.freePort()
         self.directory = try ServerProcess.temporaryDirectory("flashsale-redis")
@@ -29,13 +36,37 @@ public final class RedisServer: @unchecked Sendable {
         process.arguments = [
             "--bind", "127.0.0.1", "--port", String(self.port), "--dir", self.directory.path,
             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+            // A replica that connects is sent the data at once, not after Redis's default 5 s.
+            "--repl-diskless-sync-delay", "0",
             "--logfile", self.directory.appendingPathComponent("redis.log").path,
-        ]
+        ] + (self.replicaOf.map { ["--replicaof", "127.0.0.1", String($0)] } ?? [])
+            + (self.minReplicasToWrite > 0 ? ["--min-replicas-to-write", String(self.minReplicasToWrite), "--min-replicas-max-lag", "2"] : [])
         try process.run()
         self.process = process
         try ServerProcess.waitUntilListening(port: self.port, seconds: 10, what: "redis-server")
         // Another process may have taken the port between freePort() and the bind: then ours exited.
         guard process.isRunning else { throw TestServerError.didNotStart("redis-server (port \(self.port) taken)") }
+    }
+
+    /// Starts the server again as a replica of the server on `port`, as a lost host is replaced:
+    /// never as a primary, which its old replica would copy.
+    public func restart(asReplicaOf port: Int) throws {
+        self.replicaOf = port
+        try self.start()
+    }
+
+    /// Deletes the server's data, as a lost disk would (the server must be stopped).
+    public func wipe() throws {
+        precondition(self.process == nil, "wipe a stopped server")
+        for item in try FileManager.default.contentsOfDirectory(at: self.directory, includingPropertiesForKeys: nil) {
+            try FileManager.default.removeItem(at: item)
+        }
+    }
+
+    /// SIGSTOP or SIGCONT: a server that stops answering without closing its connections.
+    public func signal(_ signal: Int32) {
+        guard let process = self.process else { return }
+        Foundation.kill(process.processIdentifier, signal)
     }
 
     /// SIGKILL: no shutdown, no final fsync beyond what appendfsync always already did.

@@ -27,6 +27,9 @@
 --   fs:ends         zset    sku -> the end of its sale, for SKUs here whose sale has an end and
 --                           that are not archived yet (archivable.lua's candidates)
 --   fs:archived     set     the SKUs here whose reservations are archived
+--   fs:generation   string  how many times a replica of this shard has been promoted (ShardGuardian)
+--   fs:syncer:read  string  the outbox position the syncer last read from, written after the read
+--                           so that the WAIT of its round trip covers the entries read
 -- Each coordinator owns its whole Redis, so scripts derive the SKU's keys from its name.
 -- Time is now_ms(), defined before this prelude: Redis TIME in production (redis_time.lua), one
 -- clock per shard whichever coordinator calls; a test's hand-moved clock in tests (supplied_time.lua).

@@ -1,0 +1,198 @@
+import FlashSaleClient
+import FlashSaleCore
+import FlashSaleRedis
+import FlashSaleTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Issue 16: a shard with a replica. A node acknowledges only what the replica has; when the
+/// primary is lost for good (killed, its data deleted) during a sale, the node promotes the
+/// replica, no acknowledged reservation is lost, and the SKUs sell again within the lease and 2 s
+/// (the lost server comes back empty, as a replica of the new primary, as a replaced host would).
+/// A paused old primary that wakes after the promotion cannot take a write.
+@Suite(.serialized) struct ShardFailoverTests {
+    static let lease = Duration.seconds(2)
+
+    /// A primary and its replica (each refusing writes without a replica), PostgreSQL and one node
+    /// that promotes the replica 2 s after the primary stops answering.
+    struct Shard {
+        let postgres: PostgresServer
+        let primary: RedisServer
+        let replica: RedisServer
+        let node: NodeProcess
+        let client: FlashSaleClient
+
+        func stop() {
+            self.node.signal(SIGKILL)
+            self.primary.kill()
+            self.replica.kill()
+            self.postgres.kill()
+        }
+    }
+
+    static func start() async throws -> Shard {
+        let postgres = try PostgresServer()
+        let primary = try RedisServer(minReplicasToWrite: 1)
+        let replica = try RedisServer(replicaOf: primary.port, minReplicasToWrite: 1)
+        try await Self.waitUntilReplicated(primary: primary.port)
+        let settings = #"""
+            {"redis": {"replicas": 1, "replicaWaitMs": 300, "replicaUrl": "\#(replica.url)", "failoverAfterMs": 2000},
+             "membership": {"leaseMs": 2000}, "limits": {"userPerSecond": 0}}
+            """#
+        let node = try NodeProcess(id: "n1", redisURL: primary.url, postgresURL: postgres.url, settings: settings)
+        let client = try FlashSaleClient(
+            configuration: .init(
+                nodeURLs: ["http://127.0.0.1:\(node.httpPort)"], token: "test", routing: .anyNode,
+                retry: RetryPolicy(attemptsMax: 200, timeBudget: .seconds(20), firstDelay: .milliseconds(20), delayMax: .milliseconds(200)),
+                requestTimeout: .seconds(3)
+            )
+        )
+        for _ in 0..<300 where !(await client.isReady("http://127.0.0.1:\(node.httpPort)")) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return Shard(postgres: postgres, primary: primary, replica: replica, node: node, client: client)
+    }
+
+    static func plainClient(_ port: Int, replication: RedisClient.Replication? = nil) -> RedisClient {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let client = RedisClient(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: port),
+            configuration: .init(connectionCount: 1, timeoutMilliseconds: 1000, reconnectBackoffMaxMilliseconds: 100, replication: replication),
+            logger: logger
+        )
+        client.start()
+        return client
+    }
+
+    /// Waits until a write on the primary reaches a replica.
+    static func waitUntilReplicated(primary port: Int) async throws {
+        let probe = Self.plainClient(port)
+        defer { Task { await probe.stop() } }
+        for _ in 0..<100 {
+            if let confirmed = try? await probe.send([["SET", "fs:probe:test", "1"], ["WAIT", "1", "100"]]).last?.integer, confirmed >= 1 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestServerError.didNotStart("a replica of the Redis on port \(port)")
+    }
+
+    /// Waits until the server on `url` answers as a primary of a generation above 0 (promoted).
+    static func waitUntilPromoted(_ url: String, seconds: Int = 15) async throws {
+        for _ in 0..<(seconds * 20) {
+            if case .primary(let generation) = try? await ShardAdministration.role(of: url), generation > 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestServerError.didNotStart("a promotion of \(url)")
+    }
+
+    final class Log: Sendable {
+        /// Acknowledged reservations: SKU, id, when the request was sent and when its answer came.
+        let acknowledged = Mutex<[(sku: String, id: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)]>([])
+        let failures = Mutex<[String]>([])
+    }
+
+    @Test func aPrimaryLostForGoodDuringASaleLosesNoAcknowledgedReservation() async throws {
+        let shard = try await Self.start()
+        defer { shard.stop() }
+        let skus = (0..<4).map { "lost-\($0)" }
+        for sku in skus { _ = try await shard.client.defineSKU(sku, SaleTerms(stock: 1_000_000, perUserLimit: 1_000_000)) }
+
+        let log = Log()
+        let stop = StopFlag()
+        let buyers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for buyer in 0..<4 {
+                    group.addTask {
+                        var number = 0
+                        while !stop.isSet, number < 5_000 {
+                            number += 1
+                            let sku = skus[number % skus.count]
+                            let sent = ContinuousClock.now
+                            do {
+                                let made = try await shard.client.reserve(sku: sku, user: "u\(buyer)-\(number)", requestId: "b\(buyer)-\(number)")
+                                log.acknowledged.withLock { $0.append((sku, made.value.id, sent, .now)) }
+                            } catch {
+                                log.failures.withLock { $0.append("\(error)") }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        try await Task.sleep(for: .seconds(2))
+        let before = log.acknowledged.withLock { $0.count }
+        let lostAt = ContinuousClock.now
+        shard.primary.kill()
+        try shard.primary.wipe()
+        // The replacement comes back empty as a replica of whichever server is the primary now.
+        try await Self.waitUntilPromoted(shard.replica.url)
+        try shard.primary.restart(asReplicaOf: shard.replica.port)
+        var servedAgainAfter: Duration?
+        for _ in 0..<200 where servedAgainAfter == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            // A reservation asked for after the loss, and acknowledged.
+            servedAgainAfter = log.acknowledged.withLock { $0.first { $0.sent > lostAt }.map { $0.at - lostAt } }
+        }
+        try await Task.sleep(for: .seconds(1))
+        stop.set()
+        await buyers.value
+
+        let acknowledged = log.acknowledged.withLock { $0 }
+        let failures = log.failures.withLock { $0 }
+        print("primary lost: \(before) acknowledged before, \(acknowledged.count) in all; sold again after \(String(describing: servedAgainAfter)); \(failures.count) failed")
+        #expect(before > 0)
+        #expect(failures.isEmpty, "\(failures.count) failed, first \(failures.first ?? "")")
+        let served = try #require(servedAgainAfter, "nothing was sold after the primary was lost")
+        #expect(served <= Self.lease + .seconds(2), "the SKUs sold again \(served) after the primary was lost")
+        // Every acknowledged reservation is there, on the promoted replica, through the node.
+        for (sku, id, _, _) in acknowledged {
+            let reservation = try await shard.client.reservation(sku: sku, id: id)
+            #expect(reservation.status == .reserved, "\(id)")
+        }
+        var reserved: Int64 = 0
+        for sku in skus { reserved += try await shard.client.sku(sku).reserved }
+        #expect(reserved >= Int64(acknowledged.count))
+    }
+
+    @Test func aPausedOldPrimaryThatWakesAfterThePromotionCannotTakeAWrite() async throws {
+        let shard = try await Self.start()
+        defer { shard.stop() }
+        _ = try await shard.client.defineSKU("shoe", SaleTerms(stock: 10, perUserLimit: 10))
+        let first = try await shard.client.reserve(sku: "shoe", user: "ann", requestId: "ann-1")
+
+        shard.primary.signal(SIGSTOP)
+        try await Self.waitUntilPromoted(shard.replica.url)
+        shard.primary.signal(SIGCONT)
+        // At once, as a node that slept through it all would write: through the product's store,
+        // which waits for a replica, on the old primary.
+        let stale = Self.plainClient(shard.primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 300))
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let staleStore = SKUStore(scripts: ScriptRunner(client: stale), logger: logger)
+        await #expect(throws: SaleError.self) { try await staleStore.reserve(sku: "shoe", user: "late", quantity: 1, requestId: "late-1") }
+        // Past Redis's one-second refresh of its replicas, nor does a plain write get in.
+        try await Task.sleep(for: .milliseconds(1_200))
+        let raw = Self.plainClient(shard.primary.port)
+        let refused = try await raw.send(["SET", "fs:late", "1"])
+        guard case .error(let message) = refused else {
+            Issue.record("the old primary took a plain write: \(refused)")
+            return
+        }
+        #expect(message.hasPrefix("NOREPLICAS") || message.hasPrefix("READONLY"), "\(message)")
+        // The node made it follow the new primary; the late reservation is nowhere, the first is kept.
+        var demoted = false
+        for _ in 0..<60 where !demoted {
+            demoted = (try? await ShardAdministration.role(of: shard.primary.url)) == .replica
+            if !demoted { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(demoted, "the old primary still answers as a primary")
+        let onNewPrimary = Self.plainClient(shard.replica.port)
+        #expect(try await onNewPrimary.send(["HGET", "fs:{shoe}:req", "late-1"]) == .null)
+        #expect(try await onNewPrimary.send(["HEXISTS", "fs:{shoe}:res", first.value.id]).integer == 1)
+        await stale.stop()
+        await raw.stop()
+        await onNewPrimary.stop()
+    }
+}

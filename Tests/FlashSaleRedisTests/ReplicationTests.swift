@@ -1,0 +1,104 @@
+import FlashSaleCore
+import FlashSaleRedis
+import FlashSaleTesting
+import Foundation
+import Logging
+import Testing
+
+/// A shard with a replica: a store whose client waits for the replica acknowledges a reservation
+/// only once the replica has it, and answers 503 (unavailable) rather than acknowledge a write the
+/// replica does not have.
+@Suite(.serialized) struct ReplicationTests {
+    static func client(_ port: Int, replication: RedisClient.Replication?) -> RedisClient {
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let client = RedisClient(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: port),
+            configuration: .init(connectionCount: 2, timeoutMilliseconds: 2000, reconnectBackoffMaxMilliseconds: 100, replication: replication),
+            logger: logger
+        )
+        client.start()
+        return client
+    }
+
+    static func store(_ client: RedisClient) -> SKUStore {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return SKUStore(scripts: ScriptRunner(client: client), logger: logger)
+    }
+
+    /// Waits until the primary at `port` counts `replicas` connected replicas that have all it has.
+    static func waitForReplicas(_ replicas: Int, primary port: Int) async throws {
+        let probe = Self.client(port, replication: nil)
+        defer { Task { await probe.stop() } }
+        for _ in 0..<100 {
+            _ = try? await probe.send(["SET", "fs:probe", "1"])
+            if let confirmed = try? await probe.send(["WAIT", String(replicas), "100"]).integer, confirmed >= replicas { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestServerError.didNotStart("a replica of redis on port \(port)")
+    }
+
+    @Test func anAcknowledgedReservationIsOnTheReplicaAlready() async throws {
+        let primary = try RedisServer()
+        let replica = try RedisServer(replicaOf: primary.port)
+        try await Self.waitForReplicas(1, primary: primary.port)
+        let client = Self.client(primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 2000))
+        let store = Self.store(client)
+        let onReplica = Self.client(replica.port, replication: nil)
+        _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 1_000, perUserLimit: 1_000))
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for buyer in 0..<200 {
+                group.addTask {
+                    let receipt = try await store.reserve(sku: "shoe", user: "u\(buyer)", quantity: 1, requestId: "q\(buyer)")
+                    // Read on the replica the moment the primary's answer is given.
+                    let held = try await onReplica.send(["HEXISTS", "fs:{shoe}:res", receipt.reservation.id]).integer
+                    #expect(held == 1, "\(receipt.reservation.id) acknowledged before the replica had it")
+                    return receipt.reservation.id
+                }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 200)
+        #expect(try await onReplica.send(["HGET", "fs:{shoe}:meta", "reserved"]).string == "200")
+        await onReplica.stop()
+        await client.stop()
+        replica.kill()
+        primary.kill()
+    }
+
+    @Test func withoutItsReplicaTheShardAcknowledgesNothingAndARetryFindsTheWriteLater() async throws {
+        let primary = try RedisServer()
+        var replica = try RedisServer(replicaOf: primary.port)
+        try await Self.waitForReplicas(1, primary: primary.port)
+        let client = Self.client(primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 1000))
+        let store = Self.store(client)
+        _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 10, perUserLimit: 2))
+        // One reservation while the replica is up, so the script is loaded and the next one runs.
+        _ = try await store.reserve(sku: "shoe", user: "bob", quantity: 1, requestId: "bob-1")
+
+        replica.kill()
+        do {
+            _ = try await store.reserve(sku: "shoe", user: "ann", quantity: 1, requestId: "ann-1")
+            Issue.record("a reservation was acknowledged with no replica")
+        } catch {
+            guard case .unavailable(let why) = error else { throw error }
+            #expect(why.contains("replica"), "\(why)")
+        }
+        // The write ran on the primary: the choice of availability over the replica sees it.
+        let unreplicated = Self.client(primary.port, replication: nil)
+        let available = Self.store(unreplicated)
+        #expect(try await available.skuState("shoe").reserved == 2)
+
+        // A replica again: the retry answers the reservation the first try made, once replicated.
+        replica = try RedisServer(replicaOf: primary.port)
+        try await Self.waitForReplicas(1, primary: primary.port)
+        let retried = try await store.reserve(sku: "shoe", user: "ann", quantity: 1, requestId: "ann-1")
+        #expect(!retried.isNew)
+        #expect(try await store.skuState("shoe").reserved == 2)
+        await unreplicated.stop()
+        await client.stop()
+        replica.kill()
+        primary.kill()
+    }
+}
