@@ -496,6 +496,53 @@ write_node_args() {
     --tls-directory "$STATE/tls" >"$STATE/nodes/$1.args"
 }
 
+# What the Redis on port $1 is: master, slave, or none (not answering), from ROLE.
+redis_role() {
+  local role
+  role="$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'ROLE\r\n' >&3 && read -r -t 2 _ <&3 && read -r -t 2 _ <&3 \
+    && read -r -t 2 line <&3 && printf '%s' "${line%$'\r'}") 2>/dev/null || true)"
+  printf '%s\n' "${role:-none}"
+}
+
+# The two servers of node $1's shard as "NAME PORT" lines (NAME: redis-ID, redis-ID-replica).
+shard_servers() {
+  local url
+  url="$(node_field "$1" redisUrl)"
+  printf 'redis-%s %s\n' "$1" "${url##*:}"
+  [ ! -f "$STATE/redis-$1-replica.port" ] || printf 'redis-%s-replica %s\n' "$1" "$(cat "$STATE/redis-$1-replica.port")"
+}
+
+# The server of node $1's shard that is its primary now ("NAME PORT"), and the other one on a
+# second line: after a promotion the replica's process is the primary.
+shard_primary_first() {
+  local name port others=()
+  while read -r name port; do
+    if [ "$(redis_role "$port")" = master ]; then printf '%s %s\n' "$name" "$port"; else others+=("$name $port"); fi
+  done < <(shard_servers "$1")
+  [ ${#others[@]} -eq 0 ] || printf '%s\n' "${others[@]}"
+}
+
+# Starts server NAME (redis-ID or redis-ID-replica) of node $1's shard again on port $3: as a
+# replica of the shard's other server when that one is a primary now (a server never comes back
+# as a second primary, which its replica would copy), else as it was (fsync policy $4).
+restart_shard_server() {
+  local id="$1" name="$2" port="$3" appendfsync="$4" other_name other_port
+  while read -r other_name other_port; do
+    [ "$other_name" != "$name" ] || continue
+    if [ "$(redis_role "$other_port")" = master ]; then
+      replicated_shard_options
+      mkdir -p "$STATE/$name"
+      say "starting $name on 127.0.0.1:$port as a replica of $other_name (127.0.0.1:$other_port)"
+      start_daemon "$PIDS/$name.pid" "$STATE/logs/$name.log" \
+        redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/$name" \
+        --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no --replicaof 127.0.0.1 "$other_port" \
+        "${REPLICATED_SHARD[@]}"
+      return 0
+    fi
+  done < <(shard_servers "$id")
+  start_redis "$id" "$port" "$appendfsync"
+}
+
 # Waits until Redis answers PONG on port $2 (shard of node $1), at most 10 s.
 wait_redis() {
   local id="$1" port="$2" pong=""
