@@ -36,7 +36,7 @@ import Testing
         let postgres = try PostgresServer()
         let primary = try RedisServer(minReplicasToWrite: 1)
         let replica = try RedisServer(replicaOf: primary.port, minReplicasToWrite: 1)
-        try await Self.waitUntilReplicated(primary: primary.port)
+        try await primary.waitUntilReplicated()
         let settings = #"""
             {"redis": {"replicas": 1, "replicaWaitMs": 300, "replicaUrl": "\#(replica.url)", "failoverAfterMs": 2000},
              "membership": {"leaseMs": 2000}, "limits": {"userPerSecond": 0}}
@@ -53,29 +53,6 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         return Shard(postgres: postgres, primary: primary, replica: replica, node: node, client: client)
-    }
-
-    static func plainClient(_ port: Int, replication: RedisClient.Replication? = nil) -> RedisClient {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let client = RedisClient(
-            endpoint: RedisEndpoint(host: "127.0.0.1", port: port),
-            configuration: .init(connectionCount: 1, timeoutMilliseconds: 1000, reconnectBackoffMaxMilliseconds: 100, replication: replication),
-            logger: logger
-        )
-        client.start()
-        return client
-    }
-
-    /// Waits until a write on the primary reaches a replica.
-    static func waitUntilReplicated(primary port: Int) async throws {
-        let probe = Self.plainClient(port)
-        defer { Task { await probe.stop() } }
-        for _ in 0..<100 {
-            if let confirmed = try? await probe.send([["SET", "fs:probe:test", "1"], ["WAIT", "1", "100"]]).last?.integer, confirmed >= 1 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestServerError.didNotStart("a replica of the Redis on port \(port)")
     }
 
     /// Waits until the server on `url` answers as a primary of a generation above 0 (promoted).
@@ -167,14 +144,14 @@ import Testing
         shard.primary.signal(SIGCONT)
         // At once, as a node that slept through it all would write: through the product's store,
         // which waits for a replica, on the old primary.
-        let stale = Self.plainClient(shard.primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 300))
+        let stale = shard.primary.client(replication: .init(replicas: 1, timeoutMilliseconds: 300))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let staleStore = SKUStore(scripts: ScriptRunner(client: stale), logger: logger)
         await #expect(throws: SaleError.self) { try await staleStore.reserve(sku: "shoe", user: "late", quantity: 1, requestId: "late-1") }
         // Past Redis's one-second refresh of its replicas, nor does a plain write get in.
         try await Task.sleep(for: .milliseconds(1_200))
-        let raw = Self.plainClient(shard.primary.port)
+        let raw = shard.primary.client()
         let refused = try await raw.send(["SET", "fs:late", "1"])
         guard case .error(let message) = refused else {
             Issue.record("the old primary took a plain write: \(refused)")
@@ -188,7 +165,7 @@ import Testing
             if !demoted { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(demoted, "the old primary still answers as a primary")
-        let onNewPrimary = Self.plainClient(shard.replica.port)
+        let onNewPrimary = shard.replica.client()
         #expect(try await onNewPrimary.send(["HGET", "fs:{shoe}:req", "late-1"]) == .null)
         #expect(try await onNewPrimary.send(["HEXISTS", "fs:{shoe}:res", first.value.id]).integer == 1)
         await stale.stop()

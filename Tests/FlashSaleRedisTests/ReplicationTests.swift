@@ -9,43 +9,19 @@ import Testing
 /// only once the replica has it, and answers 503 (unavailable) rather than acknowledge a write the
 /// replica does not have.
 @Suite(.serialized) struct ReplicationTests {
-    static func client(_ port: Int, replication: RedisClient.Replication?) -> RedisClient {
-        var logger = Logger(label: "test")
-        logger.logLevel = .error
-        let client = RedisClient(
-            endpoint: RedisEndpoint(host: "127.0.0.1", port: port),
-            configuration: .init(connectionCount: 2, timeoutMilliseconds: 2000, reconnectBackoffMaxMilliseconds: 100, replication: replication),
-            logger: logger
-        )
-        client.start()
-        return client
-    }
-
     static func store(_ client: RedisClient) -> SKUStore {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return SKUStore(scripts: ScriptRunner(client: client), logger: logger)
     }
 
-    /// Waits until the primary at `port` counts `replicas` connected replicas that have all it has.
-    static func waitForReplicas(_ replicas: Int, primary port: Int) async throws {
-        let probe = Self.client(port, replication: nil)
-        defer { Task { await probe.stop() } }
-        for _ in 0..<100 {
-            _ = try? await probe.send(["SET", "fs:probe", "1"])
-            if let confirmed = try? await probe.send(["WAIT", String(replicas), "100"]).integer, confirmed >= replicas { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestServerError.didNotStart("a replica of redis on port \(port)")
-    }
-
     @Test func anAcknowledgedReservationIsOnTheReplicaAlready() async throws {
         let primary = try RedisServer()
         let replica = try RedisServer(replicaOf: primary.port)
-        try await Self.waitForReplicas(1, primary: primary.port)
-        let client = Self.client(primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 2000))
+        try await primary.waitUntilReplicated()
+        let client = primary.client(connections: 2, replication: .init(replicas: 1, timeoutMilliseconds: 2000))
         let store = Self.store(client)
-        let onReplica = Self.client(replica.port, replication: nil)
+        let onReplica = replica.client()
         _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 1_000, perUserLimit: 1_000))
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for buyer in 0..<200 {
@@ -70,8 +46,8 @@ import Testing
     @Test func withoutItsReplicaTheShardAcknowledgesNothingAndARetryFindsTheWriteLater() async throws {
         let primary = try RedisServer()
         var replica = try RedisServer(replicaOf: primary.port)
-        try await Self.waitForReplicas(1, primary: primary.port)
-        let client = Self.client(primary.port, replication: .init(replicas: 1, timeoutMilliseconds: 1000))
+        try await primary.waitUntilReplicated()
+        let client = primary.client(connections: 2, replication: .init(replicas: 1, timeoutMilliseconds: 1000))
         let store = Self.store(client)
         _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 10, perUserLimit: 2))
         // One reservation while the replica is up, so the script is loaded and the next one runs.
@@ -86,13 +62,13 @@ import Testing
             #expect(why.contains("replica"), "\(why)")
         }
         // The write ran on the primary: the choice of availability over the replica sees it.
-        let unreplicated = Self.client(primary.port, replication: nil)
+        let unreplicated = primary.client()
         let available = Self.store(unreplicated)
         #expect(try await available.skuState("shoe").reserved == 2)
 
         // A replica again: the retry answers the reservation the first try made, once replicated.
         replica = try RedisServer(replicaOf: primary.port)
-        try await Self.waitForReplicas(1, primary: primary.port)
+        try await primary.waitUntilReplicated()
         let retried = try await store.reserve(sku: "shoe", user: "ann", quantity: 1, requestId: "ann-1")
         #expect(!retried.isNew)
         #expect(try await store.skuState("shoe").reserved == 2)
