@@ -69,7 +69,7 @@ public struct CoordinatorNode: Sendable {
             Syncer(
                 configuration: .init(
                     nodeID: configuration.nodeID,
-                    redisURL: configuration.redisURL,
+                    redisURL: { guardian?.primaryURL ?? configuration.redisURL },
                     leaseTTL: .milliseconds(configuration.syncerLeaseTTLMilliseconds),
                     outboxLimit: configuration.outboxLimit,
                     replication: configuration.redisReplication

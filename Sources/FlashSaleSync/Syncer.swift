@@ -13,7 +13,9 @@ import Synchronization
 public final class Syncer: Service, Sendable {
     public struct Configuration: Sendable {
         public var nodeID: String
-        public var redisURL: String
+        /// This node's shard as registered for the leader to read: its primary now (a promoted
+        /// replica's URL once `ShardGuardian` has moved the node to it).
+        public var redisURL: @Sendable () -> String
         public var leaseTTL: Duration
         public var batchSizeMax: Int
         public var inventoryRetriesMax: Int
@@ -26,7 +28,7 @@ public final class Syncer: Service, Sendable {
 
         public init(
             nodeID: String,
-            redisURL: String,
+            redisURL: @escaping @Sendable () -> String,
             leaseTTL: Duration = .seconds(5),
             batchSizeMax: Int = 1024,
             inventoryRetriesMax: Int = 5,
@@ -87,13 +89,16 @@ public final class Syncer: Service, Sendable {
     }
 
     public func run() async throws {
-        await self.prepare()
+        var registered = await self.prepare()
         var schedule = SyncerSchedule(
             leaseTTL: self.configuration.leaseTTL, idleDelay: self.configuration.idleDelay, now: self.clock.now
         )
         var positions: [String: String] = [:]
         var shards: [(nodeID: String, redisURL: String)] = []
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // A promotion moved this node's shard: the leader must read it where it is now.
+            let current = self.configuration.redisURL()
+            if current != registered, await self.register(current) { registered = current }
             let now = self.clock.now
             switch schedule.next(now: now) {
             case .wait(let until):
@@ -127,9 +132,9 @@ public final class Syncer: Service, Sendable {
     }
 
     /// Bounds this shard's outbox, creates the schema and registers the shard, retrying until
-    /// Redis and PostgreSQL answer.
-    private func prepare() async {
-        let redisURL = self.configuration.redisURL
+    /// Redis and PostgreSQL answer; answers the URL registered.
+    private func prepare() async -> String {
+        let redisURL = self.configuration.redisURL()
         let writer = self.writer
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
@@ -138,11 +143,26 @@ public final class Syncer: Service, Sendable {
                     try RecordSchema.migrate(connection)
                     try writer.register(connection, redisURL: redisURL)
                 }
-                return
+                return redisURL
             } catch {
                 self.logger.warning("PostgreSQL is not ready for the syncer", metadata: ["error": "\(error)"])
                 await self.pause(until: self.clock.now + .seconds(1))
             }
+        }
+        return redisURL
+    }
+
+    /// Registers this node's shard at `redisURL`; false when PostgreSQL did not take it (the next
+    /// pass tries again).
+    private func register(_ redisURL: String) async -> Bool {
+        let writer = self.writer
+        do {
+            try await self.postgres.withConnection { try writer.register($0, redisURL: redisURL) }
+            self.logger.notice("the record reads this node's shard at its new primary", metadata: ["redis": "\(redisURL)"])
+            return true
+        } catch {
+            self.logger.warning("cannot register the shard's new primary yet", metadata: ["error": "\(error)"])
+            return false
         }
     }
 

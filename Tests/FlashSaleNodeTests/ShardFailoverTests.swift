@@ -1,6 +1,8 @@
 import FlashSaleClient
 import FlashSaleCore
+import FlashSalePostgres
 import FlashSaleRedis
+import FlashSaleSync
 import FlashSaleTesting
 import Foundation
 import Logging
@@ -131,6 +133,27 @@ import Testing
         var reserved: Int64 = 0
         for sku in skus { reserved += try await shard.client.sku(sku).reserved }
         #expect(reserved >= Int64(acknowledged.count))
+        // The record caught up with the promoted shard, registered at its new address, and agrees.
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let audit = RecordAudit(postgresURL: shard.postgres.url, logger: logger)
+        var outcome = try await audit.run()
+        for _ in 0..<80 {
+            guard case .behind = outcome else { break }
+            try await Task.sleep(for: .milliseconds(250))
+            outcome = try await audit.run()
+        }
+        guard case .caughtUp(let differences) = outcome else {
+            Issue.record("the record did not catch up with the promoted shard")
+            return
+        }
+        #expect(differences.isEmpty, "\(differences.prefix(3))")
+        let record = PostgresClient(url: shard.postgres.url)
+        let registered = try await record.withConnection {
+            try $0.execute("SELECT redis_url FROM shards WHERE node_id = 'n1'").first?.first ?? nil
+        }
+        await record.stop()
+        #expect(registered == shard.replica.url)
     }
 
     @Test func aPausedOldPrimaryThatWakesAfterThePromotionCannotTakeAWrite() async throws {

@@ -32,7 +32,7 @@ import Testing
         let postgres = try PostgresServer()
         let store = shard.store
         let syncer = Syncer(
-            configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2), batchSizeMax: 50),
+            configuration: .init(nodeID: "n1", redisURL: { [url = shard.server.url] in url }, leaseTTL: .seconds(2), batchSizeMax: 50),
             postgresURL: postgres.url,
             localStore: shard.store,
             logger: Self.logger
@@ -94,7 +94,7 @@ import Testing
         let postgres = try PostgresServer()
         let store = shard.store
         let syncer = Syncer(
-            configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2)),
+            configuration: .init(nodeID: "n1", redisURL: { [url = shard.server.url] in url }, leaseTTL: .seconds(2)),
             postgresURL: postgres.url,
             localStore: store,
             logger: Self.logger
@@ -130,7 +130,7 @@ import Testing
         try RecordSchema.migrate(setup)
         try RecordWriter(holder: "gone").register(setup, redisURL: "redis://127.0.0.1:\(ServerProcess.freePort())")
         let syncer = Syncer(
-            configuration: .init(nodeID: "n1", redisURL: shard.server.url, leaseTTL: .seconds(2)),
+            configuration: .init(nodeID: "n1", redisURL: { [url = shard.server.url] in url }, leaseTTL: .seconds(2)),
             postgresURL: postgres.url,
             localStore: shard.store,
             logger: Self.logger
