@@ -431,16 +431,27 @@ admin() {
   "$binary" admin "$@" --url "$url" --admin-token-file "$STATE/admin-token"
 }
 
+# Starts Redis server NAME (redis-ID, or redis-ID-replica for its replica) of a shard on port $2
+# (appendonly, fsync policy $3), in state/NAME; with a port $4, as a replica of the server there.
+start_shard_server() {
+  local name="$1" port="$2" appendfsync="$3" primary_port="${4:-}" follow=()
+  replicated_shard_options
+  [ -z "$primary_port" ] || follow=(--replicaof 127.0.0.1 "$primary_port")
+  mkdir -p "$STATE/$name"
+  start_daemon "$PIDS/$name.pid" "$STATE/logs/$name.log" \
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/$name" \
+    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no "${follow[@]}" "${REPLICATED_SHARD[@]}"
+}
+
 # Starts the Redis shard of node $1 on port $2 (appendonly, fsync policy $3), in state/redis-ID.
 start_redis() {
-  local id="$1" port="$2" appendfsync="$3"
-  replicated_shard_options
-  mkdir -p "$STATE/redis-$id"
-  say "starting Redis shard redis-$id on 127.0.0.1:$port (appendonly, appendfsync $appendfsync)"
-  start_daemon "$PIDS/redis-$id.pid" "$STATE/logs/redis-$id.log" \
-    redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/redis-$id" \
-    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no "${REPLICATED_SHARD[@]}"
+  say "starting Redis shard redis-$1 on 127.0.0.1:$2 (appendonly, appendfsync $3)"
+  start_shard_server "redis-$1" "$2" "$3"
 }
+
+# How many replicas each shard has (cluster/up's FLASHSALE_REDIS_REPLICAS: 0 or 1): a node
+# acknowledges a write only once they have it.
+shard_replicas() { cat "$STATE/replicas" 2>/dev/null || echo 0; }
 
 # With a replica, every server of a shard refuses writes while it has no replica at most 2 s
 # behind (so an old primary that wakes after a promotion takes none), and sends a replica that
@@ -452,23 +463,13 @@ replicated_shard_options() {
   return 0
 }
 
-# How many replicas each shard has (cluster/up's FLASHSALE_REDIS_REPLICAS: 0 or 1): a node
-# acknowledges a write only once they have it.
-shard_replicas() { cat "$STATE/replicas" 2>/dev/null || echo 0; }
-
 # Starts the replica of node $1's shard on port $2, replicating the primary on port $3 (fsync
 # policy $4), in state/redis-ID-replica; its port is kept in state/redis-ID-replica.port.
 # On one machine it is another process; in production, another host (Docs/OPERATIONS.md).
 start_redis_replica() {
-  local id="$1" port="$2" primary_port="$3" appendfsync="$4"
-  replicated_shard_options
-  mkdir -p "$STATE/redis-$id-replica"
-  printf '%s\n' "$port" >"$STATE/redis-$id-replica.port"
-  say "starting the replica of redis-$id on 127.0.0.1:$port (replica of 127.0.0.1:$primary_port)"
-  start_daemon "$PIDS/redis-$id-replica.pid" "$STATE/logs/redis-$id-replica.log" \
-    redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/redis-$id-replica" \
-    --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no --replicaof 127.0.0.1 "$primary_port" \
-    "${REPLICATED_SHARD[@]}"
+  printf '%s\n' "$2" >"$STATE/redis-$1-replica.port"
+  say "starting the replica of redis-$1 on 127.0.0.1:$2 (replica of 127.0.0.1:$3)"
+  start_shard_server "redis-$1-replica" "$2" "$4" "$3"
 }
 
 # Starts PostgreSQL on data folder $1 (log $2) listening on 127.0.0.1:$3, its Unix socket in $4
@@ -530,17 +531,13 @@ restart_shard_server() {
   while read -r other_name other_port; do
     [ "$other_name" != "$name" ] || continue
     if [ "$(redis_role "$other_port")" = master ]; then
-      replicated_shard_options
-      mkdir -p "$STATE/$name"
       say "starting $name on 127.0.0.1:$port as a replica of $other_name (127.0.0.1:$other_port)"
-      start_daemon "$PIDS/$name.pid" "$STATE/logs/$name.log" \
-        redis-server --bind 127.0.0.1 --port "$port" --dir "$STATE/$name" \
-        --appendonly yes --appendfsync "$appendfsync" --save "" --daemonize no --replicaof 127.0.0.1 "$other_port" \
-        "${REPLICATED_SHARD[@]}"
+      start_shard_server "$name" "$port" "$appendfsync" "$other_port"
       return 0
     fi
   done < <(shard_servers "$id")
-  start_redis "$id" "$port" "$appendfsync"
+  say "starting $name on 127.0.0.1:$port on its data"
+  start_shard_server "$name" "$port" "$appendfsync"
 }
 
 # Waits until Redis answers PONG on port $2 (shard of node $1), at most 10 s.
