@@ -6,21 +6,16 @@ extension FlashSaleClient {
     /// Defines a SKU or changes it (admin).
     public func defineSKU(_ sku: String, _ definition: SaleTerms) async throws(FlashSaleClientError) -> Made<SKUView> {
         let (view, status) = try await self.call(.defineSKU(sku, definition), expecting: [200, 201], as: SKUView.self)
-        self.remember(view)
         return Made(value: view, isNew: status == 201)
     }
 
     public func sku(_ sku: String) async throws(FlashSaleClientError) -> SKUView {
-        let view = try await self.call(.sku(sku), expecting: [200], as: SKUView.self).value
-        self.remember(view)
-        return view
+        try await self.call(.sku(sku), expecting: [200], as: SKUView.self).value
     }
 
     /// Ends the SKU's sale now, on its owner's clock (admin).
     public func closeSKU(_ sku: String) async throws(FlashSaleClientError) -> SKUView {
-        let view = try await self.call(.closeSKU(sku), expecting: [200], as: SKUView.self).value
-        self.remember(view)
-        return view
+        try await self.call(.closeSKU(sku), expecting: [200], as: SKUView.self).value
     }
 
     /// Holds `quantity` units for `user`. The same `requestId` always answers the same
@@ -74,7 +69,17 @@ extension FlashSaleClient {
         guard let status = answer.status else {
             throw .unanswered("\(answer.attempts.count) tries; last: \(answer.failure ?? "no answer")")
         }
-        guard expected.contains(status) else { throw .refused(Self.refusal(status: status, answer.body, retryAfterSeconds: answer.retryAfterSeconds)) }
+        guard expected.contains(status) else {
+            let fields = answer.fields
+            throw .refused(
+                .init(
+                    status: status,
+                    code: fields?["error"] as? String ?? "http_\(status)",
+                    message: fields?["message"] as? String ?? String(decoding: answer.body.prefix(512), as: UTF8.self),
+                    retryAfterSeconds: answer.retryAfterSeconds
+                )
+            )
+        }
         return (answer.body, status)
     }
 
@@ -87,15 +92,5 @@ extension FlashSaleClient {
         } catch {
             throw .unexpected("\(request.method) \(request.path) answered \(status) with \(String(decoding: body.prefix(512), as: UTF8.self))")
         }
-    }
-
-    static func refusal(status: Int, _ body: Data, retryAfterSeconds: Int?) -> FlashSaleClientError.Refusal {
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        return .init(
-            status: status,
-            code: object?["error"] as? String ?? "http_\(status)",
-            message: object?["message"] as? String ?? String(decoding: body.prefix(512), as: UTF8.self),
-            retryAfterSeconds: retryAfterSeconds
-        )
     }
 }

@@ -61,6 +61,12 @@ public final class FlashSaleClient: Sendable {
         public var attempts: [Attempt]
         /// Why the last try got no answer.
         public var failure: String?
+
+        /// The body's top-level fields, when it is a JSON object: a reservation's `id`, an error's
+        /// `error` and `message`.
+        public var fields: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: self.body)) as? [String: Any]
+        }
     }
 
     public let configuration: Configuration
@@ -125,7 +131,10 @@ public final class FlashSaleClient: Sendable {
             }
             attempts.append(.init(node: node, startMilliseconds: tryStart, endMilliseconds: Self.nowMilliseconds, status: answer.status))
             answer.attempts = attempts
-            if let status = answer.status, status != 503 { return answer }
+            if let status = answer.status, status != 503 {
+                if case .sku = request.target, status == 200 || status == 201 { self.remember(answer.body) }
+                return answer
+            }
             guard request.isRepeatable,
                 let delay = self.configuration.retry.delay(
                     afterAttempt: attempts.count, elapsed: .now - started,
@@ -137,8 +146,14 @@ public final class FlashSaleClient: Sendable {
         }
     }
 
-    /// Remembers a split SKU's buckets from a view of it.
-    func remember(_ view: SKUView) {
+    /// Remembers a SKU's buckets from a view of it (a define's, a read's or a close's answer,
+    /// whether the typed calls or `send` asked for it).
+    private func remember(_ view: Data) {
+        struct Buckets: Decodable {
+            var sku: String
+            var buckets: Int64
+        }
+        guard let view = try? JSONDecoder().decode(Buckets.self, from: view) else { return }
         self.bucketsBySKU.withLock { buckets in
             if buckets.count >= Self.bucketsRemembered, buckets[view.sku] == nil { buckets.removeAll(keepingCapacity: true) }
             buckets[view.sku] = view.buckets

@@ -134,15 +134,10 @@ public final class LoadGenerator: Sendable {
                 terms.endsAt = RFC3339.format(milliseconds: opens + saleWindow.openFor.wholeMilliseconds)
             }
             let entry = HistoryEntry(operation: .define, startMilliseconds: 0, endMilliseconds: 0, sku: sku, quantity: self.settings.stock)
-            let answer = await self.send(.defineSKU(sku, terms), entry: entry)
+            let (answer, _) = await self.send(.defineSKU(sku, terms), entry: entry)
             guard answer.status == 200 || answer.status == 201 else {
                 throw LoadError.defineRefused(sku: sku, answer: "\(answer.status.map(String.init) ?? "no answer") \(String(decoding: answer.body, as: UTF8.self))")
             }
-        }
-        // The client learns the split SKUs' buckets from their views, and sends each buyer's
-        // reservation to their bucket's owner.
-        for sku in self.settings.skus.enumerated().filter({ $0.offset % 2 == 1 && self.settings.buckets > 1 }).map(\.element) {
-            _ = try? await self.client.sku(sku)
         }
     }
 
@@ -178,8 +173,8 @@ public final class LoadGenerator: Sendable {
             let user = "user-\(Int.random(in: 0..<self.settings.users))"
             let requestId = "b\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
             let entry = HistoryEntry(operation: .reserve, startMilliseconds: 0, endMilliseconds: 0, sku: sku, user: user, quantity: 1, requestId: requestId)
-            let answer = await self.send(.reserve(sku: sku, user: user, quantity: 1, requestId: requestId), entry: entry)
-            guard answer.status == 201 || answer.status == 200, let id = Self.object(answer.body)?["id"] as? String else { continue }
+            let (answer, recorded) = await self.send(.reserve(sku: sku, user: user, quantity: 1, requestId: requestId), entry: entry)
+            guard answer.status == 201 || answer.status == 200, let id = recorded.reservationId else { continue }
             let roll = Double.random(in: 0..<1)
             let operation: HistoryEntry.Operation
             if roll < self.settings.commitShare {
@@ -190,7 +185,7 @@ public final class LoadGenerator: Sendable {
                 continue
             }
             let resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
-            _ = await self.send(operation == .commit ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
+            await self.send(operation == .commit ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
         }
     }
 
@@ -207,8 +202,10 @@ public final class LoadGenerator: Sendable {
     }
 
     /// One request through the client (which retries it while it gets no answer or 503); it goes
-    /// into the history with its final answer and every try.
-    private func send(_ request: ClientRequest, entry: HistoryEntry) async -> FlashSaleClient.Answer {
+    /// into the history with its final answer and every try. Answers the answer and the entry
+    /// recorded (a reservation's id read from the answer).
+    @discardableResult
+    private func send(_ request: ClientRequest, entry: HistoryEntry) async -> (answer: FlashSaleClient.Answer, recorded: HistoryEntry) {
         var entry = entry
         entry.startMilliseconds = Self.nowMilliseconds
         let started = ContinuousClock.now
@@ -216,7 +213,7 @@ public final class LoadGenerator: Sendable {
         entry.endMilliseconds = Self.nowMilliseconds
         entry.status = answer.status
         entry.attempts = answer.attempts.map { .init(node: $0.node, startMilliseconds: $0.startMilliseconds, endMilliseconds: $0.endMilliseconds, status: $0.status) }
-        let object = Self.object(answer.body)
+        let object = answer.fields
         entry.error = object?["error"] as? String
         if entry.operation == .reserve, entry.reservationId == nil { entry.reservationId = object?["id"] as? String }
         let milliseconds = UInt64(max(0, (ContinuousClock.now - started).wholeMilliseconds))
@@ -227,11 +224,7 @@ public final class LoadGenerator: Sendable {
             state.progress.outcomes["\(entry.operation.rawValue) \(outcome)", default: 0] += 1
             _ = state.progress.latency.record(milliseconds)
         }
-        return answer
-    }
-
-    static func object(_ data: Data) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return (answer, entry)
     }
 
     static var nowMilliseconds: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -109,7 +109,7 @@ public struct StateReader: Sendable {
         for entry in chosen {
             let answer = await self.client.send(.reserve(sku: entry.sku, user: entry.user!, quantity: entry.quantity ?? 1, requestId: entry.requestId!))
             guard let status = answer.status, status != 429, status != 503 else { continue }
-            let object = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
+            let object = answer.fields
             replayed[FinalState.replayKey(sku: entry.sku, requestId: entry.requestId!)] = (object?["id"] as? String) ?? "\(status) \(object?["error"] as? String ?? "")"
         }
         return replayed
