@@ -1,7 +1,7 @@
 internal import CHiredis
 import Foundation
 
-/// Owns one blocking hiredis context. Used only from its `RedisPipeline`'s thread.
+/// Owns one blocking hiredis context. Used only from the thread that made it: its `RedisPipeline`'s, or `once`'s.
 final class HiredisConnection {
     private let context: UnsafeMutablePointer<redisContext>
 
@@ -109,5 +109,37 @@ final class HiredisConnection {
                 }
             }
         }
+    }
+}
+
+extension HiredisConnection {
+    /// Runs `body` on a connection of its own to `url`, on a thread of its own (hiredis blocks):
+    /// for the few calls made outside the pipelines that carry sales.
+    static func once<Value: Sendable>(
+        _ url: String,
+        timeoutMilliseconds: Int,
+        _ body: @escaping @Sendable (HiredisConnection) throws -> Value
+    ) async throws -> Value {
+        let endpoint = try RedisEndpoint(url: url)
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    let connection = try HiredisConnection(host: endpoint.host, port: endpoint.port, timeoutMilliseconds: timeoutMilliseconds)
+                    continuation.resume(returning: try body(connection))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "redis-once"
+            thread.start()
+        }
+    }
+
+    /// Sends one command and reads its reply; an error reply is thrown.
+    func command(_ arguments: [String]) throws(RedisClientError) -> RedisReply {
+        try self.append(arguments)
+        let reply = try self.readReply()
+        if case .error(let message) = reply { throw .unexpectedReply("\(arguments.first ?? "") answered \(message)") }
+        return reply
     }
 }
