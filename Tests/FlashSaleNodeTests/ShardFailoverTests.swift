@@ -168,9 +168,7 @@ import Testing
         // At once, as a node that slept through it all would write: through the product's store,
         // which waits for a replica, on the old primary.
         let stale = shard.primary.client(replication: .init(replicas: 1, timeoutMilliseconds: 300))
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let staleStore = SKUStore(scripts: ScriptRunner(client: stale), logger: logger)
+        let staleStore = SKUStore.quiet(on: stale)
         await #expect(throws: SaleError.self) { try await staleStore.reserve(sku: "shoe", user: "late", quantity: 1, requestId: "late-1") }
         // Past Redis's one-second refresh of its replicas, nor does a plain write get in.
         try await Task.sleep(for: .milliseconds(1_200))

@@ -2,25 +2,18 @@ import FlashSaleCore
 import FlashSaleRedis
 import FlashSaleTesting
 import Foundation
-import Logging
 import Testing
 
 /// A shard with a replica: a store whose client waits for the replica acknowledges a reservation
 /// only once the replica has it, and answers 503 (unavailable) rather than acknowledge a write the
 /// replica does not have.
 @Suite(.serialized) struct ReplicationTests {
-    static func store(_ client: RedisClient) -> SKUStore {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return SKUStore(scripts: ScriptRunner(client: client), logger: logger)
-    }
-
     @Test func anAcknowledgedReservationIsOnTheReplicaAlready() async throws {
         let primary = try RedisServer()
         let replica = try RedisServer(replicaOf: primary.port)
         try await primary.waitUntilReplicated()
         let client = primary.client(connections: 2, replication: .init(replicas: 1, timeoutMilliseconds: 2000))
-        let store = Self.store(client)
+        let store = SKUStore.quiet(on: client)
         let onReplica = replica.client()
         _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 1_000, perUserLimit: 1_000))
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
@@ -48,7 +41,7 @@ import Testing
         var replica = try RedisServer(replicaOf: primary.port)
         try await primary.waitUntilReplicated()
         let client = primary.client(connections: 2, replication: .init(replicas: 1, timeoutMilliseconds: 1000))
-        let store = Self.store(client)
+        let store = SKUStore.quiet(on: client)
         _ = try await store.defineSKU("shoe", settings: SKUSettings(stock: 10, perUserLimit: 2))
         // One reservation while the replica is up, so the script is loaded and the next one runs.
         _ = try await store.reserve(sku: "shoe", user: "bob", quantity: 1, requestId: "bob-1")
@@ -63,7 +56,7 @@ import Testing
         }
         // The write ran on the primary: the choice of availability over the replica sees it.
         let unreplicated = primary.client()
-        let available = Self.store(unreplicated)
+        let available = SKUStore.quiet(on: unreplicated)
         #expect(try await available.skuState("shoe").reserved == 2)
 
         // A replica again: the retry answers the reservation the first try made, once replicated.

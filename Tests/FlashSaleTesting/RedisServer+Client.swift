@@ -33,3 +33,13 @@ extension RedisServer {
         throw TestServerError.didNotStart("a replica of the Redis on port \(self.port)")
     }
 }
+
+extension SKUStore {
+    /// An unfenced store on `client` that logs nothing below critical, as a tool or a stale
+    /// writer would use the shard.
+    public static func quiet(on client: RedisClient) -> SKUStore {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return SKUStore(scripts: ScriptRunner(client: client), logger: logger)
+    }
+}
