@@ -16,7 +16,10 @@ public struct Membership: Sendable, Hashable {
         public var id: String
         public var clientURL: String
         public var peerAddress: String
+        /// Its shard's primary, as the node (or its adopter) last found it.
         public var redisURL: String
+        /// Its shard's replica, promoted when the primary is gone; nil for a shard without one.
+        public var replicaURL: String?
         public var state: NodeState
         public var weight: Double
         /// False once the node has missed its heartbeat lease; `state` stays what the membership says.
@@ -37,6 +40,7 @@ public struct Membership: Sendable, Hashable {
             clientURL: String,
             peerAddress: String,
             redisURL: String,
+            replicaURL: String? = nil,
             state: NodeState,
             weight: Double = 1,
             isLive: Bool = true,
@@ -49,6 +53,7 @@ public struct Membership: Sendable, Hashable {
             self.clientURL = clientURL
             self.peerAddress = peerAddress
             self.redisURL = redisURL
+            self.replicaURL = replicaURL
             self.state = state
             self.weight = weight
             self.isLive = isLive
@@ -58,10 +63,16 @@ public struct Membership: Sendable, Hashable {
             self.hasRun = hasRun
         }
 
-        /// The same node, as far as the membership goes: heartbeats and counts do not change it.
+        /// The shard's servers, whichever is the primary now.
+        public var shardServers: Set<String> {
+            Set([self.redisURL] + (self.replicaURL.map { [$0] } ?? []))
+        }
+
+        /// The same node, as far as the membership goes: heartbeats and counts do not change it,
+        /// nor does a promotion (the same two servers, the other one primary).
         func hasSameAddresses(as other: Node) -> Bool {
             self.clientURL == other.clientURL && self.peerAddress == other.peerAddress
-                && self.redisURL == other.redisURL && self.weight == other.weight
+                && self.shardServers == other.shardServers && self.weight == other.weight
         }
     }
 

@@ -12,7 +12,8 @@ public struct ShardPromotion: Sendable, Hashable {
     /// What a probe of one server found.
     public enum Observed: Sendable, Hashable {
         case primary(generation: Int64)
-        case replica
+        /// With the generation of the primary it last copied.
+        case replica(generation: Int64)
         case unreachable
     }
 
@@ -40,13 +41,23 @@ public struct ShardPromotion: Sendable, Hashable {
 
     /// Takes one probe of every server (missing ones count as unreachable); answers what to do.
     public mutating func observe(_ probe: [String: Observed], now: ContinuousClock.Instant) -> [Action] {
-        let primaries = self.servers.compactMap { url -> (url: String, generation: Int64)? in
-            guard case .primary(let generation) = probe[url] ?? .unreachable else { return nil }
-            return (url, generation)
+        var primaries: [(url: String, generation: Int64)] = []
+        var replicas: [(url: String, generation: Int64)] = []
+        for url in self.servers {
+            switch probe[url] ?? .unreachable {
+            case .primary(let generation): primaries.append((url, generation))
+            case .replica(let generation): replicas.append((url, generation))
+            case .unreachable: break
+            }
         }
-        if let top = primaries.map(\.generation).max() {
+        // A replica keeps the generation of the primary it copied. A primary below it started over
+        // (a server emptied and restarted on its own): it holds none of the shard's history, and
+        // never becomes the primary, whatever this machine saw before.
+        let replicaTop = replicas.map(\.generation).max() ?? 0
+        let eligible = primaries.filter { $0.generation >= replicaTop || $0.url == self.primary }
+        if let top = eligible.map(\.generation).max() {
             self.primaryMissingSince = nil
-            let leaders = primaries.filter { $0.generation == top }
+            let leaders = eligible.filter { $0.generation == top }
             if top > self.generation || (top == self.generation && self.primary == nil) {
                 // Two primaries of one generation with none chosen before: which has the
                 // acknowledged writes cannot be told from here, so neither is made to follow.
@@ -65,13 +76,31 @@ public struct ShardPromotion: Sendable, Hashable {
         }
         let since = self.primaryMissingSince ?? now
         self.primaryMissingSince = since
-        guard now - since >= self.failoverAfter,
-            let candidate = self.servers.first(where: { probe[$0] == .replica })
-        else { return [] }
-        // Promoted under a generation no server has had: the old primary, if it comes back, is older.
-        self.generation += 1
-        self.primary = candidate
+        // The replica with the most history (the first on a tie) is the one promoted.
+        guard now - since >= self.failoverAfter, let candidate = replicas.max(by: { $0.generation < $1.generation }) else {
+            return []
+        }
+        // Promoted under a generation no server has had: an old primary, if it comes back, is older.
+        self.generation = max(self.generation, replicaTop, primaries.map(\.generation).max() ?? 0) + 1
+        self.primary = candidate.url
         self.primaryMissingSince = nil
-        return [.promote(url: candidate, generation: self.generation)]
+        return [.promote(url: candidate.url, generation: self.generation)]
+    }
+
+    /// The primary and the other server, its replica, as this machine has them (nil before a
+    /// primary was found).
+    public var decided: ShardServers? {
+        self.primary.map { primary in ShardServers(primary: primary, replica: self.servers.first { $0 != primary }) }
+    }
+}
+
+/// A shard's Redis servers: the one written to, and the one that copies it.
+public struct ShardServers: Sendable, Hashable {
+    public var primary: String
+    public var replica: String?
+
+    public init(primary: String, replica: String?) {
+        self.primary = primary
+        self.replica = replica
     }
 }

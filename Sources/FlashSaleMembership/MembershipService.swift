@@ -24,7 +24,7 @@ public final class MembershipService: Service {
     private let postgres: PostgresClient
     private let skuCount: @Sendable () async -> Int64?
     private let handoffs: @Sendable () -> [String: Membership.HandoffReport]
-    private let redisURL: @Sendable () -> String?
+    private let shards: @Sendable () -> [String: ShardServers]
     private let announce: @Sendable (Membership) async -> Void
     private let adopted: @Sendable (Membership) async -> Void
     private let clock: any ServiceClock
@@ -39,7 +39,8 @@ public final class MembershipService: Service {
     /// it), `announce` when a change made here (a join, an operator's call, the end of a
     /// rebalancing) raised the epoch, to tell the others at once. `handoffs` is the handoff
     /// progress of the shards this node serves (its own, and those it adopted), by node id,
-    /// reported with every heartbeat, as is `redisURL`, its shard's primary now (nil: as it joined).
+    /// reported with every heartbeat, as are `shards`, the servers of the shards it serves as their
+    /// guardians last found them (a promoted replica is the primary), by node id.
     public init(
         node: Membership.Node,
         settings: Settings,
@@ -47,7 +48,7 @@ public final class MembershipService: Service {
         view: MembershipView,
         skuCount: @escaping @Sendable () async -> Int64?,
         handoffs: @escaping @Sendable () -> [String: Membership.HandoffReport],
-        redisURL: @escaping @Sendable () -> String? = { nil },
+        shards: @escaping @Sendable () -> [String: ShardServers] = { [:] },
         adopted: @escaping @Sendable (Membership) async -> Void,
         announce: @escaping @Sendable (Membership) async -> Void,
         clock: any ServiceClock = SystemClock(),
@@ -56,7 +57,7 @@ public final class MembershipService: Service {
         self.clock = clock
         self.node = node
         self.settings = settings
-        self.redisURL = redisURL
+        self.shards = shards
         self.postgres = PostgresClient(
             url: postgresURL,
             queueCapacity: 16,
@@ -163,16 +164,19 @@ public final class MembershipService: Service {
 
     private func heartbeat() async {
         let count = await self.skuCount() ?? self.current?.node(self.node.id)?.skuCount ?? 0
-        let (id, lease, handoffs, redisURL) = (self.node.id, self.settings.leaseMilliseconds, self.handoffs(), self.redisURL())
+        let (id, lease, handoffs, shards) = (self.node.id, self.settings.leaseMilliseconds, self.handoffs(), self.shards())
         let rebalancing = self.current?.isRebalancing ?? false
         do {
             let (beat, settled) = try await self.postgres.withConnection { connection in
                 let beat = try MembershipStore.heartbeat(
-                    id, leaseMilliseconds: lease, skuCount: count, handoff: handoffs[id], redisURL: redisURL, connection
+                    id, leaseMilliseconds: lease, skuCount: count, handoff: handoffs[id], shard: shards[id], connection
                 )
-                // The handoffs of adopted shards count as their nodes' own.
+                // The handoffs and servers of adopted shards count as their nodes' own.
                 for (adoptedID, report) in handoffs where adoptedID != id {
                     try MembershipStore.recordHandoff(report, of: adoptedID, adoptedBy: id, connection)
+                }
+                for (adoptedID, shard) in shards where adoptedID != id {
+                    try MembershipStore.recordShard(shard, of: adoptedID, adoptedBy: id, connection)
                 }
                 // Any node may end a change once every node has reported its handoffs done.
                 return (beat, rebalancing ? try MembershipStore.settleIfDone(connection) : false)

@@ -26,6 +26,8 @@ public enum MembershipStore {
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS adopted_by text",
         // Whether the node has ever held a lease (a joiner that has run may be adopted).
         "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS has_run boolean NOT NULL DEFAULT false",
+        // The shard's replica (redis_url is its primary); null for a shard without one.
+        "ALTER TABLE cluster_nodes ADD COLUMN IF NOT EXISTS redis_replica_url text",
     ]
 
     public static func migrate(_ connection: PostgresConnection) throws {
@@ -104,11 +106,12 @@ public enum MembershipStore {
         try connection.execute(
             """
             INSERT INTO cluster_nodes AS n (id, client_url, peer_address, redis_url, state, weight,
-                lease_expires_at, sku_count, changed_epoch, adopted_by, has_run)
+                lease_expires_at, sku_count, changed_epoch, adopted_by, has_run, redis_replica_url)
             VALUES ($1, $2, $3, $4, $5, $6, now() + coalesce($7::bigint, 0) * interval '1 millisecond', $8, $9, $10,
-                $7::bigint IS NOT NULL)
+                $7::bigint IS NOT NULL, $11)
             ON CONFLICT (id) DO UPDATE SET client_url = EXCLUDED.client_url,
-                peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url, state = EXCLUDED.state,
+                peer_address = EXCLUDED.peer_address, redis_url = EXCLUDED.redis_url,
+                redis_replica_url = EXCLUDED.redis_replica_url, state = EXCLUDED.state,
                 weight = EXCLUDED.weight,
                 lease_expires_at = CASE WHEN $7 IS NULL THEN n.lease_expires_at ELSE EXCLUDED.lease_expires_at END,
                 has_run = n.has_run OR EXCLUDED.has_run,
@@ -116,13 +119,13 @@ public enum MembershipStore {
             """,
             [
                 node.id, node.clientURL, node.peerAddress, node.redisURL, node.state.rawValue, String(node.weight),
-                leaseMilliseconds.map { String($0) }, String(node.skuCount), String(epoch), node.adoptedBy,
+                leaseMilliseconds.map { String($0) }, String(node.skuCount), String(epoch), node.adoptedBy, node.replicaURL,
             ]
         )
     }
 
     /// Renews the node's lease and reports its SKU count (and handoff progress, and its shard's
-    /// primary when a replica was promoted: the others read it with the membership); answers the
+    /// servers as its guardian last found them: the others read the primary with the membership); answers the
     /// current epoch, so that the heartbeat is also the poll that notices a membership change a
     /// notification missed. A node whose shard a survivor adopted while it was gone takes it
     /// back here, under a new epoch (`reclaimed`).
@@ -132,7 +135,7 @@ public enum MembershipStore {
         leaseMilliseconds: Int,
         skuCount: Int64,
         handoff: Membership.HandoffReport? = nil,
-        redisURL: String? = nil,
+        shard: ShardServers? = nil,
         _ connection: PostgresConnection
     ) throws -> (epoch: Int64, reclaimed: Bool) {
         try connection.transaction {
@@ -141,13 +144,14 @@ public enum MembershipStore {
                 UPDATE cluster_nodes SET lease_expires_at = now() + $2 * interval '1 millisecond', has_run = true, sku_count = $3,
                     handoff_epoch = coalesce($4::bigint, handoff_epoch), handoff_to_move = coalesce($5::bigint, handoff_to_move),
                     handoff_moved = coalesce($6::bigint, handoff_moved), handoff_failed = coalesce($7::bigint, handoff_failed),
-                    handoff_finished = coalesce($8::boolean, handoff_finished), redis_url = coalesce($9, redis_url)
+                    handoff_finished = coalesce($8::boolean, handoff_finished), redis_url = coalesce($9, redis_url),
+                    redis_replica_url = CASE WHEN $9 IS NULL THEN redis_replica_url ELSE $10 END
                 WHERE id = $1 RETURNING adopted_by IS NOT NULL
                 """,
                 [
                     nodeID, String(leaseMilliseconds), String(skuCount), handoff.map { String($0.epoch) },
                     handoff.map { String($0.toMove) }, handoff.map { String($0.moved) }, handoff.map { String($0.failedAttempts) },
-                    handoff.map { $0.isFinished ? "true" : "false" }, redisURL,
+                    handoff.map { $0.isFinished ? "true" : "false" }, shard?.primary, shard?.replica,
                 ]
             )
             guard let row = rows.first else { throw MembershipStoreError.notAMember(nodeID) }
@@ -184,6 +188,20 @@ public enum MembershipStore {
         )
     }
 
+    /// The servers of gone node `nodeID`'s shard, as the node that adopted it found them (its
+    /// guardian promoted the replica, say); only while it still serves it.
+    public static func recordShard(
+        _ shard: ShardServers,
+        of nodeID: String,
+        adoptedBy adopter: String,
+        _ connection: PostgresConnection
+    ) throws {
+        try connection.execute(
+            "UPDATE cluster_nodes SET redis_url = $3, redis_replica_url = $4 WHERE id = $1 AND adopted_by = $2",
+            [nodeID, adopter, shard.primary, shard.replica]
+        )
+    }
+
     /// `adopter` serves the shard of `nodeID`, which is gone, under a new epoch. Checked again
     /// under the epoch row's lock: nothing happens (false) unless the node's lease has still
     /// expired and no live node serves its shard.
@@ -213,7 +231,7 @@ public enum MembershipStore {
             """
             SELECT e.epoch, n.id, n.client_url, n.peer_address, n.redis_url, n.state, n.weight,
                 n.lease_expires_at > now(), n.sku_count, n.handoff_epoch, n.handoff_to_move, n.handoff_moved,
-                n.handoff_failed, n.handoff_finished, n.adopted_by, n.has_run
+                n.handoff_failed, n.handoff_finished, n.adopted_by, n.has_run, n.redis_replica_url
             FROM cluster_epoch e LEFT JOIN cluster_nodes n ON true WHERE e.id = 1 ORDER BY n.id
             """
         )
@@ -232,6 +250,7 @@ public enum MembershipStore {
                 clientURL: clientURL,
                 peerAddress: peerAddress,
                 redisURL: redisURL,
+                replicaURL: row[16],
                 state: state,
                 weight: weight,
                 isLive: row[7] == "t",

@@ -32,10 +32,11 @@ public struct CoordinatorNode: Sendable {
             configuration: .init(connectionCount: configuration.redisConnections, replication: configuration.redisReplication),
             logger: logger
         )
+        let failoverAfter = Duration.milliseconds(configuration.redisFailoverAfterMilliseconds)
         let guardian = configuration.redisReplicaURL.map { replicaURL in
             ShardGuardian(
-                client: redis, primaryURL: configuration.redisURL, replicaURL: replicaURL,
-                failoverAfter: .milliseconds(configuration.redisFailoverAfterMilliseconds), clock: clock, logger: logger
+                client: redis, servers: ShardServers(primary: configuration.redisURL, replica: replicaURL),
+                failoverAfter: failoverAfter, clock: clock, logger: logger
             )
         }
         let this = Membership.Node(
@@ -43,6 +44,7 @@ public struct CoordinatorNode: Sendable {
             clientURL: configuration.clientURL,
             peerAddress: configuration.peerAddress,
             redisURL: configuration.redisURL,
+            replicaURL: configuration.redisReplicaURL,
             state: .active,
             weight: configuration.weight
         )
@@ -64,12 +66,17 @@ public struct CoordinatorNode: Sendable {
             clock: clock,
             logger: logger
         )
+        let adopted = AdoptedShards(
+            nodeID: this.id, local: store, replication: configuration.redisReplication, callerEpoch: { view.epoch },
+            failoverAfter: failoverAfter, clock: clock, logger: logger
+        )
         // Without PostgreSQL the node still sells; the record simply is not written.
         let syncer = configuration.postgresURL.map { url in
             Syncer(
                 configuration: .init(
                     nodeID: configuration.nodeID,
-                    redisURL: { guardian?.primaryURL ?? configuration.redisURL },
+                    redisURL: { guardian?.decided?.primary ?? configuration.redisURL },
+                    adoptedShardURLs: { adopted.guardedShards.mapValues(\.primary) },
                     leaseTTL: .milliseconds(configuration.syncerLeaseTTLMilliseconds),
                     outboxLimit: configuration.outboxLimit,
                     replication: configuration.redisReplication
@@ -80,9 +87,6 @@ public struct CoordinatorNode: Sendable {
                 logger: logger
             )
         }
-        let adopted = AdoptedShards(
-            nodeID: this.id, local: store, replication: configuration.redisReplication, callerEpoch: { view.epoch }, logger: logger
-        )
         // The record for archived SKUs' reads and the archiver's checks: a connection of its own,
         // so that such a read never waits behind the syncer's flushes.
         let archivedRecord = configuration.postgresURL.map { ArchivedRecord(postgres: PostgresClient(url: $0)) }
@@ -122,7 +126,11 @@ public struct CoordinatorNode: Sendable {
                 view: view,
                 skuCount: { try? await store.skuCount() },
                 handoffs: { rebalancer?.reports ?? [:] },
-                redisURL: { guardian?.primaryURL },
+                shards: {
+                    var shards = adopted.guardedShards
+                    shards[this.id] = guardian?.decided
+                    return shards
+                },
                 adopted: { membership in
                     do {
                         try await store.recordEpoch(membership.epoch)

@@ -1,6 +1,7 @@
 public import Configuration
 public import FlashSaleHTTP
 public import FlashSaleRedis
+import FlashSaleCluster
 import FlashSaleMembership
 import FlashSalePeer
 import Foundation
@@ -260,4 +261,18 @@ public struct NodeConfiguration: Sendable {
 
 
     public var clientURL: String { "http://\(self.httpHost):\(self.httpPort)" }
+}
+
+extension NodeConfiguration {
+    /// The same configuration with the shard's servers in the order one probe finds them: a node
+    /// that starts after its replica was promoted (by itself before it stopped, or by the node
+    /// that adopted its shard) writes to the promoted primary from its first request.
+    public func locatingShardPrimary() async -> NodeConfiguration {
+        guard let replicaURL = self.redisReplicaURL else { return self }
+        let located = await ShardGuardian.locate(ShardServers(primary: self.redisURL, replica: replicaURL))
+        var configuration = self
+        configuration.redisURL = located.primary
+        configuration.redisReplicaURL = located.replica
+        return configuration
+    }
 }

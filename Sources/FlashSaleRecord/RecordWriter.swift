@@ -50,13 +50,15 @@ public struct RecordWriter: Sendable {
         return LeaseView(holder: holder, epoch: epoch, lagMilliseconds: row[2].flatMap { Int64($0) }, isLive: row[3] == "t")
     }
 
-    public func register(_ connection: PostgresConnection, redisURL: String) throws {
+    /// Where the leader reads node `nodeID`'s shard (this writer's node unless given: an adopter
+    /// registers the primary it promoted for a gone node).
+    public func register(_ connection: PostgresConnection, shardOf nodeID: String? = nil, redisURL: String) throws {
         try connection.execute(
             """
             INSERT INTO shards (node_id, redis_url, registered_at) VALUES ($1, $2, now())
             ON CONFLICT (node_id) DO UPDATE SET redis_url = EXCLUDED.redis_url, registered_at = now()
             """,
-            [self.holder, redisURL]
+            [nodeID ?? self.holder, redisURL]
         )
     }
 

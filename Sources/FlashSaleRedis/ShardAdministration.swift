@@ -1,11 +1,11 @@
 /// The calls that make a shard's replica its primary and an old primary a replica, each on a
 /// connection and a thread of its own (hiredis blocks), outside the pipelines that carry sales.
 public enum ShardAdministration {
-    /// What a server says it is: a primary, with the shard's generation (the number of promotions
-    /// it has seen; 0 before any), or a replica.
+    /// What a server says it is, a primary or a replica, with the shard's generation it holds (the
+    /// number of promotions it has seen, 0 before any; a replica has its primary's by replication).
     public enum Role: Sendable, Hashable {
         case primary(generation: Int64)
-        case replica
+        case replica(generation: Int64)
     }
 
     /// Where a primary records its generation; a replica has it by replication.
@@ -15,9 +15,8 @@ public enum ShardAdministration {
         try await HiredisConnection.once(url, timeoutMilliseconds: timeoutMilliseconds) { connection in
             let role = try connection.command(["ROLE"])
             guard let kind = role.array?.first?.string else { throw RedisClientError.unexpectedReply("ROLE answered \(role)") }
-            guard kind == "master" else { return .replica }
-            let generation = try connection.command(["GET", Self.generationKey])
-            return .primary(generation: generation.string.flatMap { Int64($0) } ?? 0)
+            let generation = try connection.command(["GET", Self.generationKey]).string.flatMap { Int64($0) } ?? 0
+            return kind == "master" ? .primary(generation: generation) : .replica(generation: generation)
         }
     }
 

@@ -16,6 +16,9 @@ public final class Syncer: Service, Sendable {
         /// This node's shard as registered for the leader to read: its primary now (a promoted
         /// replica's URL once `ShardGuardian` has moved the node to it).
         public var redisURL: @Sendable () -> String
+        /// The primaries of the shards this node adopted and guards, by node id: registered in
+        /// their nodes' place when a promotion moves them.
+        public var adoptedShardURLs: @Sendable () -> [String: String]
         public var leaseTTL: Duration
         public var batchSizeMax: Int
         public var inventoryRetriesMax: Int
@@ -29,6 +32,7 @@ public final class Syncer: Service, Sendable {
         public init(
             nodeID: String,
             redisURL: @escaping @Sendable () -> String,
+            adoptedShardURLs: @escaping @Sendable () -> [String: String] = { [:] },
             leaseTTL: Duration = .seconds(5),
             batchSizeMax: Int = 1024,
             inventoryRetriesMax: Int = 5,
@@ -38,6 +42,7 @@ public final class Syncer: Service, Sendable {
         ) {
             self.nodeID = nodeID
             self.redisURL = redisURL
+            self.adoptedShardURLs = adoptedShardURLs
             self.leaseTTL = leaseTTL
             self.batchSizeMax = batchSizeMax
             self.inventoryRetriesMax = inventoryRetriesMax
@@ -89,16 +94,20 @@ public final class Syncer: Service, Sendable {
     }
 
     public func run() async throws {
-        var registered = await self.prepare()
+        var registered = [self.configuration.nodeID: await self.prepare()]
         var schedule = SyncerSchedule(
             leaseTTL: self.configuration.leaseTTL, idleDelay: self.configuration.idleDelay, now: self.clock.now
         )
         var positions: [String: String] = [:]
         var shards: [(nodeID: String, redisURL: String)] = []
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            // A promotion moved this node's shard: the leader must read it where it is now.
-            let current = self.configuration.redisURL()
-            if current != registered, await self.register(current) { registered = current }
+            // A promotion moved this node's shard, or an adopted one: the leader must read it where it is now.
+            let current = self.configuration.adoptedShardURLs().merging([self.configuration.nodeID: self.configuration.redisURL()]) { $1 }
+            // A shard no longer adopted is registered again if it is adopted again, wherever it is then.
+            registered = registered.filter { current[$0.key] != nil }
+            for (nodeID, url) in current where registered[nodeID] != url {
+                if await self.register(url, shardOf: nodeID) { registered[nodeID] = url }
+            }
             let now = self.clock.now
             switch schedule.next(now: now) {
             case .wait(let until):
@@ -152,13 +161,13 @@ public final class Syncer: Service, Sendable {
         return redisURL
     }
 
-    /// Registers this node's shard at `redisURL`; false when PostgreSQL did not take it (the next
-    /// pass tries again).
-    private func register(_ redisURL: String) async -> Bool {
+    /// Registers node `nodeID`'s shard at `redisURL`; false when PostgreSQL did not take it (the
+    /// next pass tries again).
+    private func register(_ redisURL: String, shardOf nodeID: String) async -> Bool {
         let writer = self.writer
         do {
-            try await self.postgres.withConnection { try writer.register($0, redisURL: redisURL) }
-            self.logger.notice("the record reads this node's shard at its new primary", metadata: ["redis": "\(redisURL)"])
+            try await self.postgres.withConnection { try writer.register($0, shardOf: nodeID, redisURL: redisURL) }
+            self.logger.notice("the record reads a shard at its primary", metadata: ["shard": "\(nodeID)", "redis": "\(redisURL)"])
             return true
         } catch {
             self.logger.warning("cannot register the shard's new primary yet", metadata: ["error": "\(error)"])

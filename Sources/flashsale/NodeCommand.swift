@@ -85,7 +85,7 @@ struct Node: AsyncParsableCommand {
         var logger = Logger(label: "flashsale")
         logger[metadataKey: "node"] = "\(configuration.nodeID)"
         let node = try CoordinatorNode(
-            configuration: configuration,
+            configuration: await configuration.locatingShardPrimary(),
             metricsText: { registry.emitToString() },
             logger: logger
         )

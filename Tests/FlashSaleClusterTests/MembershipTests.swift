@@ -27,6 +27,22 @@ struct MembershipTests {
         #expect(one.join(moved) == .record([moved]))
     }
 
+    @Test func aPromotionIsNotAChangeOfAddressesButANewReplicaIs() {
+        var n1 = Self.node("n1")
+        n1.replicaURL = "redis://127.0.0.1:4/n1"
+        // Its replica was promoted: the membership has the two servers the other way round.
+        var promoted = n1
+        (promoted.redisURL, promoted.replicaURL) = (n1.replicaURL!, n1.redisURL)
+        let membership = Membership(epoch: 3, nodes: [promoted])
+        // The node starts again with its configuration as it was: nothing changes, the promoted
+        // primary stays the one recorded.
+        #expect(membership.join(n1) == .unchanged)
+        // A shard moved to other servers is a change.
+        var replaced = n1
+        replaced.replicaURL = "redis://127.0.0.1:5/n1"
+        #expect(membership.join(replaced) == .record([replaced]))
+    }
+
     @Test func aRestartKeepsTheRecordedStateAndADownNodeComesBackAsAJoiner() {
         let membership = Membership(epoch: 4, nodes: [Self.node("n1", state: .leaving), Self.node("n2"), Self.node("n3", state: .down)])
         #expect(membership.join(Self.node("n1")) == .unchanged)

@@ -176,4 +176,38 @@ struct MembershipStoreTests {
         membership = try MembershipStore.read(connection)
         #expect(membership.node("n2")?.adoptedBy == nil && membership.node("n2")?.isLive == true)
     }
+
+    @Test func aShardsServersAreRecordedByItsNodeAndWhileAdoptedByItsAdopterOnly() async throws {
+        let postgres = try PostgresServer()
+        defer { postgres.kill() }
+        let connection = try PostgresConnection(url: postgres.url)
+        try MembershipStore.migrate(connection)
+        var n2 = Self.node("n2", peerPort: 7002)
+        (n2.redisURL, n2.replicaURL) = ("redis://127.0.0.1:6002", "redis://127.0.0.1:6102")
+        _ = try MembershipStore.join(Self.node("n1"), leaseMilliseconds: 60_000, connection)
+        _ = try MembershipStore.join(n2, leaseMilliseconds: 300, connection)
+        #expect(try MembershipStore.read(connection).node("n2")?.replicaURL == "redis://127.0.0.1:6102")
+        for id in ["n1", "n2"] {
+            try MembershipStore.heartbeat(id, leaseMilliseconds: id == "n1" ? 60_000 : 300, skuCount: 0, handoff: .init(epoch: 2, isFinished: true), connection)
+        }
+        #expect(try MembershipStore.settleIfDone(connection))
+        // n2's guardian promoted the replica: its heartbeat says so, and the epoch stays.
+        let promoted = ShardServers(primary: "redis://127.0.0.1:6102", replica: "redis://127.0.0.1:6002")
+        let epoch = try MembershipStore.read(connection).epoch
+        _ = try MembershipStore.heartbeat("n2", leaseMilliseconds: 300, skuCount: 0, shard: promoted, connection)
+        var recorded = try #require(try MembershipStore.read(connection).node("n2"))
+        #expect(recorded.redisURL == promoted.primary && recorded.replicaURL == promoted.replica)
+        #expect(try MembershipStore.read(connection).epoch == epoch)
+        // Started again with its configuration (the servers the other way round): nothing changes.
+        #expect(try MembershipStore.join(n2, leaseMilliseconds: 300, connection).raisedEpoch == false)
+        #expect(try MembershipStore.read(connection).node("n2")?.redisURL == promoted.primary)
+        // Only the node that adopted n2's shard records where it is while n2 is gone.
+        try await Task.sleep(for: .milliseconds(500))
+        try MembershipStore.recordShard(ShardServers(primary: n2.redisURL, replica: n2.replicaURL), of: "n2", adoptedBy: "n1", connection)
+        #expect(try MembershipStore.read(connection).node("n2")?.redisURL == promoted.primary, "not adopted yet")
+        #expect(try MembershipStore.adopt("n2", by: "n1", connection))
+        try MembershipStore.recordShard(ShardServers(primary: n2.redisURL, replica: n2.replicaURL), of: "n2", adoptedBy: "n1", connection)
+        recorded = try #require(try MembershipStore.read(connection).node("n2"))
+        #expect(recorded.redisURL == n2.redisURL && recorded.replicaURL == n2.replicaURL)
+    }
 }
