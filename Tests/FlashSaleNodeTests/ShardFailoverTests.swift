@@ -12,7 +12,8 @@ import Testing
 /// Issue 16: a shard with a replica. A node acknowledges only what the replica has; when the
 /// primary is lost for good (killed, its data deleted) during a sale, the node promotes the
 /// replica, no acknowledged reservation is lost, and the SKUs sell again within the lease and 2 s
-/// (the lost server comes back empty, as a replica of the new primary, as a replaced host would).
+/// (the lost server comes back empty and on its own, as a replaced host would, and the node makes
+/// it the new primary's replica).
 /// A paused old primary that wakes after the promotion cannot take a write.
 @Suite(.serialized) struct ShardFailoverTests {
     static let lease = Duration.seconds(2)
@@ -66,6 +67,15 @@ import Testing
         throw TestServerError.didNotStart("a promotion of \(url)")
     }
 
+    /// Whether the server on `url` answers as a replica within `seconds`.
+    static func becomesReplica(_ url: String, seconds: Int = 10) async -> Bool {
+        for _ in 0..<(seconds * 10) {
+            if case .replica = try? await ShardAdministration.role(of: url) { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     final class Log: Sendable {
         /// Acknowledged reservations: SKU, id, when the request was sent and when its answer came.
         let acknowledged = Mutex<[(sku: String, id: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)]>([])
@@ -105,15 +115,16 @@ import Testing
         let lostAt = ContinuousClock.now
         shard.primary.kill()
         try shard.primary.wipe()
-        // The replacement comes back empty as a replica of whichever server is the primary now.
+        // The replacement comes back empty and on its own: the node attaches it as the new replica.
         try await Self.waitUntilPromoted(shard.replica.url)
-        try shard.primary.restart(asReplicaOf: shard.replica.port)
+        try shard.primary.restart(asReplicaOf: nil)
         var servedAgainAfter: Duration?
         for _ in 0..<200 where servedAgainAfter == nil {
             try await Task.sleep(for: .milliseconds(50))
             // A reservation asked for after the loss, and acknowledged.
             servedAgainAfter = log.acknowledged.withLock { $0.first { $0.sent > lostAt }.map { $0.at - lostAt } }
         }
+        #expect(await Self.becomesReplica(shard.primary.url), "the node did not attach the replacement as a replica")
         try await Task.sleep(for: .seconds(1))
         stop.set()
         await buyers.value

@@ -48,9 +48,10 @@ public final class RedisServer: @unchecked Sendable {
         guard process.isRunning else { throw TestServerError.didNotStart("redis-server (port \(self.port) taken)") }
     }
 
-    /// Starts the server again as a replica of the server on `port`, as a lost host is replaced:
-    /// never as a primary, which its old replica would copy.
-    public func restart(asReplicaOf port: Int) throws {
+    /// Starts the server again as a replica of the server on `port`, as a lost host is replaced
+    /// by hand; nil: on its own, as a primary, for the node to attach (only once its old replica
+    /// was promoted: a replica would copy the empty primary).
+    public func restart(asReplicaOf port: Int?) throws {
         self.replicaOf = port
         try self.start()
     }
