@@ -76,6 +76,7 @@ public struct ClientRequest: Sendable, Hashable {
             $0.field("clientUrl", registration.clientUrl)
             $0.field("peerAddress", registration.peerAddress)
             $0.field("redisUrl", registration.redisUrl)
+            if let replica = registration.redisReplicaUrl { $0.field("redisReplicaUrl", replica) }
             $0.field("weight", registration.weight)
         }
         return .init(method: "POST", path: "/v1/cluster/nodes", body: Data(body.utf8), isRepeatable: false)

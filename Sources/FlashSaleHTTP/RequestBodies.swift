@@ -90,6 +90,7 @@ struct NodeRegistrationBody: APIBody {
     var clientUrl: String
     var peerAddress: String
     var redisUrl: String
+    var redisReplicaUrl: String?
     var weight: Double?
 
     static let integerFields: [String] = []
@@ -106,9 +107,18 @@ struct NodeRegistrationBody: APIBody {
             throw .invalid("clientUrl must be an http:// or https:// URL")
         }
         guard self.redisUrl.hasPrefix("redis://") else { throw .invalid("redisUrl must be a redis:// URL") }
+        if let replica = self.redisReplicaUrl {
+            try checkIdentifier(replica, "redisReplicaUrl")
+            guard replica.hasPrefix("redis://"), replica != self.redisUrl else {
+                throw .invalid("redisReplicaUrl must be a redis:// URL other than redisUrl")
+            }
+        }
         let weight = self.weight ?? 1
         guard weight > 0, weight <= 1000 else { throw .invalid("weight must be above 0 and at most 1000") }
-        return NodeRegistration(id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl, weight: weight)
+        return NodeRegistration(
+            id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl,
+            redisReplicaUrl: self.redisReplicaUrl, weight: weight
+        )
     }
 }
 

@@ -213,6 +213,7 @@ public struct CoordinatorNode: Sendable {
                         clientURL: registration.clientUrl,
                         peerAddress: registration.peerAddress,
                         redisURL: registration.redisUrl,
+                        replicaURL: registration.redisReplicaUrl,
                         state: .joining,
                         weight: registration.weight,
                         isLive: false,

@@ -36,11 +36,15 @@ struct Admin: AsyncParsableCommand {
         @Option(help: "Its client URL.") var clientUrl: String
         @Option(help: "Its peer address host:port.") var peerAddress: String
         @Option(help: "Its Redis shard, redis://host:port.") var redisUrl: String
+        @Option(help: "Its shard's replica, redis://host:port, when it has one.") var redisReplicaUrl: String?
         @Option(help: "Its relative capacity.") var weight: Double = 1
         @Flag(help: "Print no progress, then GET /v1/cluster's JSON once the node is active.") var json = false
 
         func run() async throws {
-            let node = NodeRegistration(id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl, weight: self.weight)
+            let node = NodeRegistration(
+                id: self.id, clientUrl: self.clientUrl, peerAddress: self.peerAddress, redisUrl: self.redisUrl,
+                redisReplicaUrl: self.redisReplicaUrl, weight: self.weight
+            )
             let client = try self.connection.client()
             _ = try await client.change(
                 { (admin) throws(AdminError) in try await admin.addNode(node) },

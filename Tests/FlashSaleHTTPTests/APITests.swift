@@ -352,6 +352,9 @@ import Testing
             #expect(try await Self.call(client, .post, "/v1/cluster/nodes", node, headers: Self.admin, expect: .accepted)["id"] as? String == "n2")
             let badPeer = node.replacingOccurrences(of: "127.0.0.1:9082", with: "nowhere")
             try await Self.call(client, .post, "/v1/cluster/nodes", badPeer, headers: Self.admin, expect: .badRequest, error: "invalid_request")
+            // A replica must be another redis:// URL than the primary.
+            let sameReplica = node.replacingOccurrences(of: "}", with: #","redisReplicaUrl":"redis://127.0.0.1:6380"}"#)
+            try await Self.call(client, .post, "/v1/cluster/nodes", sameReplica, headers: Self.admin, expect: .badRequest, error: "invalid_request")
             let other = node.replacingOccurrences(of: "\"n2\"", with: "\"n3\"")
             try await Self.call(client, .post, "/v1/cluster/nodes", other, headers: Self.admin, expect: .conflict, error: "change_in_progress")
             try await Self.call(client, .delete, "/v1/cluster/nodes/n2", headers: Self.admin, expect: .accepted)

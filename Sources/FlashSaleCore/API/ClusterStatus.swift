@@ -97,13 +97,16 @@ public struct NodeRegistration: Sendable, Hashable {
     public var clientUrl: String
     public var peerAddress: String
     public var redisUrl: String
+    /// The shard's replica, when it has one.
+    public var redisReplicaUrl: String?
     public var weight: Double
 
-    public init(id: String, clientUrl: String, peerAddress: String, redisUrl: String, weight: Double = 1) {
+    public init(id: String, clientUrl: String, peerAddress: String, redisUrl: String, redisReplicaUrl: String? = nil, weight: Double = 1) {
         self.id = id
         self.clientUrl = clientUrl
         self.peerAddress = peerAddress
         self.redisUrl = redisUrl
+        self.redisReplicaUrl = redisReplicaUrl
         self.weight = weight
     }
 }
