@@ -64,6 +64,31 @@ public struct ClientRequest: Sendable, Hashable {
         .init(method: "POST", path: Self.path("v1", "skus", sku, "reservations", id, "release"), target: .reservation(sku: sku, id: id))
     }
 
+    /// `POST /v1/carts`: any node coordinates a cart.
+    public static func createCart(user: String, requestId: String, items: [(sku: String, quantity: Int64)]) -> ClientRequest {
+        let body = JSONWriter.object {
+            $0.field("user", user)
+            $0.field("requestId", requestId)
+            $0.raw("items", JSONWriter.array(items.map { item in JSONWriter.object { $0.field("sku", item.sku); $0.field("quantity", item.quantity) } }))
+        }
+        return .init(method: "POST", path: "/v1/carts", body: Data(body.utf8))
+    }
+
+    /// `GET /v1/carts/{id}`.
+    public static func cart(id: String) -> ClientRequest {
+        .init(method: "GET", path: Self.path("v1", "carts", id))
+    }
+
+    /// `POST /v1/carts/{id}/commit`: a repeat finds it committed and answers the same.
+    public static func commitCart(id: String) -> ClientRequest {
+        .init(method: "POST", path: Self.path("v1", "carts", id, "commit"))
+    }
+
+    /// `POST /v1/carts/{id}/release`.
+    public static func releaseCart(id: String) -> ClientRequest {
+        .init(method: "POST", path: Self.path("v1", "carts", id, "release"))
+    }
+
     /// `GET /v1/cluster`.
     public static func cluster() -> ClientRequest {
         .init(method: "GET", path: "/v1/cluster")

@@ -40,6 +40,27 @@ extension FlashSaleClient {
         try await self.call(.release(sku: sku, id: id), expecting: [200], as: ReservationView.self).value
     }
 
+    /// Holds every item or none (409 with the first refusal, its SKU in the refusal). The same
+    /// `requestId` answers the same cart.
+    public func createCart(user: String, requestId: String, items: [(sku: String, quantity: Int64)]) async throws(FlashSaleClientError) -> Made<CartAnswer> {
+        let (cart, status) = try await self.call(.createCart(user: user, requestId: requestId, items: items), expecting: [200, 201], as: CartAnswer.self)
+        return Made(value: cart, isNew: status == 201)
+    }
+
+    public func cart(id: String) async throws(FlashSaleClientError) -> CartAnswer {
+        try await self.call(.cart(id: id), expecting: [200], as: CartAnswer.self).value
+    }
+
+    /// Commits every item of a held cart.
+    public func commitCart(id: String) async throws(FlashSaleClientError) -> CartAnswer {
+        try await self.call(.commitCart(id: id), expecting: [200], as: CartAnswer.self).value
+    }
+
+    /// Releases every item of a held cart.
+    public func releaseCart(id: String) async throws(FlashSaleClientError) -> CartAnswer {
+        try await self.call(.releaseCart(id: id), expecting: [200], as: CartAnswer.self).value
+    }
+
     public func cluster() async throws(FlashSaleClientError) -> ClusterStatus {
         try await self.call(.cluster(), expecting: [200], as: ClusterStatus.self).value
     }
@@ -76,7 +97,8 @@ extension FlashSaleClient {
                     status: status,
                     code: fields?["error"] as? String ?? "http_\(status)",
                     message: fields?["message"] as? String ?? String(decoding: answer.body.prefix(512), as: UTF8.self),
-                    retryAfterSeconds: answer.retryAfterSeconds
+                    retryAfterSeconds: answer.retryAfterSeconds,
+                    sku: fields?["sku"] as? String
                 )
             )
         }

@@ -35,6 +35,27 @@ public struct ReservationView: Sendable, Hashable, Decodable {
     public var expiresAtMilliseconds: Int64? { RFC3339.parse(self.expiresAt) }
 }
 
+/// A cart (`POST /v1/carts`): its items' reservations, in the order the cart named them.
+public struct CartAnswer: Sendable, Hashable, Decodable {
+    public struct Item: Sendable, Hashable, Decodable {
+        /// The reservation's id; none for an item not reserved (a cart being worked on).
+        public var id: String?
+        public var sku: String
+        public var quantity: Int64
+        public var status: ReservationView.Status?
+        public var expiresAt: String?
+        public var requestId: String
+    }
+
+    public var id: String
+    public var user: String
+    public var requestId: String
+    /// held, committed, released, expired; refused, or reserving/undoing/committing/releasing/expiring while being worked on.
+    public var status: String
+    public var expiresAt: String?
+    public var items: [Item]
+}
+
 /// An answer that may have made something new: a define (201 or 200) or a reservation (201, or 200
 /// for a repeated requestId).
 public struct Made<Value: Sendable>: Sendable {
@@ -61,6 +82,8 @@ public enum FlashSaleClientError: Error, Sendable, Hashable, CustomStringConvert
         public var code: String
         public var message: String
         public var retryAfterSeconds: Int?
+        /// The SKU a refused cart's refusal came from.
+        public var sku: String? = nil
     }
 
     /// The refusal's code, if a node refused.

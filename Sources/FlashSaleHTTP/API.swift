@@ -21,6 +21,8 @@ public struct APIDependencies: Sendable {
     public var limits: ClientLimits
     /// Bounds the sale calls worked on at once; nil: none. Admin calls and probes never pass it.
     public var admission: AdmissionGate?
+    /// All-or-nothing carts; nil on a node without PostgreSQL (their calls answer 503).
+    public var carts: (any CartService)?
 
     public init(
         operations: any SaleOperations,
@@ -32,7 +34,8 @@ public struct APIDependencies: Sendable {
         addNode: @escaping @Sendable (NodeRegistration) async throws -> Void,
         removeNode: @escaping @Sendable (String) async throws -> Void,
         limits: ClientLimits = .init(),
-        admission: AdmissionGate? = nil
+        admission: AdmissionGate? = nil,
+        carts: (any CartService)? = nil
     ) {
         self.operations = operations
         self.adminToken = adminToken
@@ -44,6 +47,7 @@ public struct APIDependencies: Sendable {
         self.removeNode = removeNode
         self.limits = limits
         self.admission = admission
+        self.carts = carts
     }
 }
 
@@ -90,6 +94,14 @@ public func makeAPIRouter(_ dependencies: APIDependencies) -> Router<APIRequestC
     }
     router.post("/v1/skus/:sku/reservations/:id/release") { _, context in
         try await api.resolve(context, SaleOperation.release)
+    }
+    router.post("/v1/carts") { request, _ in try await api.createCart(request) }
+    router.get("/v1/carts/:id") { _, context in try await api.cart(context) { carts, id throws(CartError) in try await carts.cart(id: id) } }
+    router.post("/v1/carts/:id/commit") { _, context in
+        try await api.cart(context) { carts, id throws(CartError) in try await carts.commit(id: id) }
+    }
+    router.post("/v1/carts/:id/release") { _, context in
+        try await api.cart(context) { carts, id throws(CartError) in try await carts.release(id: id) }
     }
     router.get("/v1/cluster") { _, _ in try await api.cluster() }
     router.post("/v1/cluster/nodes") { request, _ in try await api.addNode(request) }
@@ -163,6 +175,72 @@ struct API: Sendable {
         let sku = try pathIdentifier("sku", context)
         let id = try pathIdentifier("id", context)
         return json(.ok, Self.render(try await self.admitted(operation(sku, id)).reservation()))
+    }
+
+    private func cartService() throws(APIError) -> any CartService {
+        guard let carts = self.dependencies.carts else {
+            throw APIError(.serviceUnavailable, "unavailable", "carts need the cluster's PostgreSQL, which this node has not", retryAfterSeconds: 1)
+        }
+        return carts
+    }
+
+    /// 201 with the cart when every item is held; 200 for a repeated requestId; 409 with the first
+    /// refusal and its SKU when an item is refused (and nothing of the cart stays held).
+    func createCart(_ request: Request) async throws -> Response {
+        let body = try await request.decodeJSON(CartBody.self)
+        let items = try body.validate()
+        if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(body.user) {
+            throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
+        }
+        let carts = try self.cartService()
+        let view = try await self.admittedCart { () throws(CartError) in try await carts.create(user: body.user, requestId: body.requestId, items: items) }
+        return json(view.isNew ? .created : .ok, Self.render(view))
+    }
+
+    func cart(
+        _ context: APIRequestContext,
+        _ call: @escaping @Sendable (any CartService, String) async throws(CartError) -> CartView
+    ) async throws -> Response {
+        let id = try pathIdentifier("id", context)
+        let carts = try self.cartService()
+        return json(.ok, Self.render(try await self.admittedCart { () throws(CartError) in try await call(carts, id) }))
+    }
+
+    /// Runs a cart call once the admission gate lets it start; its refusal becomes the API's answer.
+    private func admittedCart(_ body: @escaping @Sendable () async throws(CartError) -> CartView) async throws -> CartView {
+        let run: @Sendable () async throws -> CartView = {
+            do throws(CartError) {
+                return try await body()
+            } catch {
+                throw APIError(error)
+            }
+        }
+        guard let admission = self.dependencies.admission else { return try await run() }
+        return try await admission.withAdmission { try await run() }
+    }
+
+    static func render(_ cart: CartView) -> String {
+        JSONWriter.object {
+            $0.field("id", cart.id)
+            $0.field("user", cart.user)
+            $0.field("requestId", cart.requestId)
+            $0.field("status", cart.phase.rawValue)
+            if let expiresAt = cart.expiresAtMilliseconds { $0.field("expiresAt", RFC3339.format(milliseconds: expiresAt)) }
+            $0.raw(
+                "items",
+                JSONWriter.array(cart.items.map { item in
+                    JSONWriter.object {
+                        if let id = item.reservationId { $0.field("id", id) }
+                        $0.field("sku", item.sku)
+                        $0.field("user", cart.user)
+                        $0.field("quantity", item.quantity)
+                        if let status = item.status { $0.field("status", status.rawValue) }
+                        if let expiresAt = item.expiresAtMilliseconds { $0.field("expiresAt", RFC3339.format(milliseconds: expiresAt)) }
+                        $0.field("requestId", item.requestId)
+                    }
+                })
+            )
+        }
     }
 
     func cluster() async throws -> Response {

@@ -11,6 +11,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public var retryAfterSeconds: Int?
     /// The methods a 405's path takes (its `Allow` header).
     public var allowedMethods: [HTTPRequest.Method]?
+    /// The SKU a refused cart's refusal came from (its `sku` field).
+    public var sku: String?
 
     public init(
         _ status: HTTPResponse.Status,
@@ -37,6 +39,7 @@ public struct APIError: HTTPResponseError, Sendable {
         let body = JSONWriter.object { object in
             object.field("error", self.code)
             object.field("message", self.message)
+            if let sku = self.sku { object.field("sku", sku) }
         }
         return Response(status: self.status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
@@ -47,6 +50,23 @@ public struct APIError: HTTPResponseError, Sendable {
 
     static func rateLimited(_ message: String, retryAfterSeconds: Int) -> APIError {
         APIError(.tooManyRequests, "rate_limited", message, retryAfterSeconds: retryAfterSeconds)
+    }
+
+    /// How a cart call's refusal is answered.
+    init(_ error: CartError) {
+        switch error {
+        case .refused(let sku, let refusal):
+            self.init(refusal)
+            self.sku = sku
+        case .abandoned:
+            self.init(.conflict, "abandoned", "an item's node did not answer and the cart was undone: nothing is held; a new requestId may try again")
+        case .unknownCart:
+            self.init(.notFound, "unknown_cart", "no such cart")
+        case .conflict(let code, let message):
+            self.init(.conflict, code, message)
+        case .sale(let refusal):
+            self.init(refusal)
+        }
     }
 
     /// The one place where a sale refusal becomes an HTTP answer.

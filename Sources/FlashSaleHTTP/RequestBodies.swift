@@ -85,6 +85,33 @@ struct ReserveBody: APIBody, Equatable {
     }
 }
 
+/// `POST /v1/carts`: 1 to 16 distinct SKUs, each with its quantity.
+struct CartBody: APIBody {
+    struct Item: Decodable {
+        var sku: String
+        var quantity: Int64
+    }
+
+    var user: String
+    var requestId: String
+    var items: [Item]
+
+    static let integerFields: [String] = []
+    static let itemsMax = 16
+
+    func validate() throws(APIError) -> [CartProgress.Item] {
+        try checkIdentifier(self.user, "user")
+        try checkIdentifier(self.requestId, "requestId")
+        guard (1...Self.itemsMax).contains(self.items.count) else { throw .invalid("items must hold 1 to \(Self.itemsMax) SKUs") }
+        for item in self.items {
+            try checkIdentifier(item.sku, "items.sku")
+            try check(item.quantity, "items.quantity", in: 1...Limits.quantityMax)
+        }
+        guard Set(self.items.map(\.sku)).count == self.items.count else { throw .invalid("items must name distinct SKUs") }
+        return self.items.map { .init(sku: $0.sku, quantity: $0.quantity) }
+    }
+}
+
 struct NodeRegistrationBody: APIBody {
     var id: String
     var clientUrl: String

@@ -173,6 +173,12 @@ public struct CoordinatorNode: Sendable {
             archivedRecord: archivedRecord
         )
         let operations = SplitSKUOperations(routed: cluster)
+        let carts = configuration.postgresURL.map { url in
+            CartCoordinator(
+                nodeID: this.id, operations: operations, postgresURL: url,
+                settings: .init(recoveryDelay: .milliseconds(configuration.cartRecoveryMilliseconds)), clock: clock, logger: logger
+            )
+        }
         let eventLoop = NodeEventLoop(events: events, membership: membership) { request in
             switch request {
             case .forward(let forwarded):
@@ -226,7 +232,8 @@ public struct CoordinatorNode: Sendable {
                     perUser: Self.rateRule(configuration.userRequestsPerSecond, burst: configuration.userBurst),
                     perAddress: Self.rateRule(configuration.addressRequestsPerSecond, burst: configuration.addressBurst)
                 ),
-                admission: admission
+                admission: admission,
+                carts: carts
             )
         )
         let http = Application(
@@ -264,6 +271,7 @@ public struct CoordinatorNode: Sendable {
         if let rebalancer { services.append(rebalancer) }
         services.append(adopted)
         services.append(TransferRecovery(shards: { servedShards().map(\.store) }, operations: operations, clock: clock, logger: logger))
+        if let carts { services.append(carts) }
         if let admission { services.append(admission) }
         services.append(http)
         self.services = services

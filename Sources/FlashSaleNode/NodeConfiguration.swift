@@ -62,6 +62,8 @@ public struct NodeConfiguration: Sendable {
     public var archiveIntervalMilliseconds: Int
     /// SKUs the archiver takes on in one look (each is one script call on the shard).
     public var archiveSKUsPerPass: Int
+    /// How long a cart's coordinator may be silent before another node finishes or undoes the cart.
+    public var cartRecoveryMilliseconds: Int
 
     public enum Problem: Error, CustomStringConvertible {
         case missing(String)
@@ -103,7 +105,8 @@ public struct NodeConfiguration: Sendable {
         admission: AdmissionQueue.Settings? = nil,
         soldOutMemoMilliseconds: Int = 500,
         archiveIntervalMilliseconds: Int = 1000,
-        archiveSKUsPerPass: Int = 32
+        archiveSKUsPerPass: Int = 32,
+        cartRecoveryMilliseconds: Int = 10_000
     ) {
         self.nodeID = nodeID
         self.httpHost = httpHost
@@ -133,6 +136,7 @@ public struct NodeConfiguration: Sendable {
         self.soldOutMemoMilliseconds = soldOutMemoMilliseconds
         self.archiveIntervalMilliseconds = archiveIntervalMilliseconds
         self.archiveSKUsPerPass = archiveSKUsPerPass
+        self.cartRecoveryMilliseconds = cartRecoveryMilliseconds
     }
 
     /// Keys: node.id, http.host, http.port, redis.url, redis.connections, redis.replicas, redis.replicaWaitMs, redis.replicaUrl, redis.failoverAfterMs, postgres.url, peer.address,
@@ -218,6 +222,8 @@ public struct NodeConfiguration: Sendable {
         }
         let archivePerPass = reader.int(forKey: "archive.skusPerPass", default: 32)
         guard (1...1000).contains(archivePerPass) else { throw Problem.invalid("archive.skusPerPass must be 1 to 1000") }
+        let cartRecovery = reader.int(forKey: "carts.recoveryMs", default: 10_000)
+        guard (1000...600_000).contains(cartRecovery) else { throw Problem.invalid("carts.recoveryMs must be 1000 to 600000") }
         let peerAddress = reader.string(forKey: "peer.address", default: "")
         guard peerAddress.isEmpty || PeerEndpoint(nodeID: nodeID, address: peerAddress) != nil else {
             throw Problem.invalid("peer.address \(peerAddress) is not host:port")
@@ -255,7 +261,8 @@ public struct NodeConfiguration: Sendable {
                 ? nil : .init(inFlightMax: inFlightMax, waitingMax: waitingMax, queueDeadline: .milliseconds(queueDeadline)),
             soldOutMemoMilliseconds: soldOutMemo,
             archiveIntervalMilliseconds: archiveInterval,
-            archiveSKUsPerPass: archivePerPass
+            archiveSKUsPerPass: archivePerPass,
+            cartRecoveryMilliseconds: cartRecovery
         )
     }
 

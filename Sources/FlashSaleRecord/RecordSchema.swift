@@ -41,6 +41,16 @@ public enum RecordSchema {
         CREATE TABLE IF NOT EXISTS shards (
             node_id text PRIMARY KEY, redis_url text NOT NULL, registered_at timestamptz NOT NULL)
         """,
+        // Carts (issue 17): the coordinator's intent before it reserves, and where each item
+        // stands; `version` fences a coordinator another node took the cart from. A cart whose
+        // recover_after has passed is finished or undone by whichever node claims it.
+        """
+        CREATE TABLE IF NOT EXISTS carts (
+            id text PRIMARY KEY, user_id text NOT NULL, request_id text NOT NULL, phase text NOT NULL,
+            items jsonb NOT NULL, version bigint NOT NULL, coordinator text NOT NULL,
+            recover_after timestamptz, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS carts_to_recover ON carts (recover_after) WHERE recover_after IS NOT NULL",
     ]
 
     public static func migrate(_ connection: PostgresConnection) throws {

@@ -213,4 +213,6 @@ public enum RecordError: Error, Sendable, Hashable {
     case fenced
     /// The inventory row kept changing under the optimistic lock.
     case inventoryConflict(String)
+    /// A row the code cannot read.
+    case malformed(String)
 }

@@ -1,0 +1,308 @@
+/// A cart (issue 17): several SKUs, on whichever nodes own them, held together or not at all. This
+/// is its coordinator's side, pure: which calls on the items to make next, given what each
+/// answered. Each item is an ordinary reservation, asked for under a requestId derived from the
+/// cart's, so that asking again (a retry, or a recovery after the coordinator died) finds the
+/// reservation the first ask made, if it made one.
+///
+/// Reserving: every item is reserved at once. All held: the cart is `held`. One refused: the cart
+/// is `undoing`, every item held is released (and every item still in flight as it answers), and
+/// then the cart is `refused`. An item that cannot be reached is asked again up to
+/// `attemptsMax` times; after that the cart stays `undoing` with that item `unresolved`, and
+/// whoever recovers the cart's record (`recover`) asks again until it resolves.
+/// Commit and release resolve every item of a held cart; each call is repeated until it answers.
+/// A held cart past its expiry is released as one (`expire`): its items may expire at different
+/// instants (their SKUs' TTLs), and none outlives the cart.
+public struct CartProgress: Sendable, Hashable {
+    public struct Item: Sendable, Hashable {
+        public var sku: String
+        public var quantity: Int64
+
+        public init(sku: String, quantity: Int64) {
+            self.sku = sku
+            self.quantity = quantity
+        }
+    }
+
+    public enum Phase: String, Sendable, Hashable, CaseIterable {
+        case reserving
+        /// Some item was refused, or could not be reached: what is held is being released.
+        case undoing
+        /// Every item is reserved.
+        case held
+        /// Nothing is held; the cart was refused (or given up).
+        case refused
+        case committing
+        case committed
+        case releasing
+        case released
+        /// Past its expiry: what its items still hold is being released.
+        case expiring
+        case expired
+
+        /// Nothing more happens to a cart in this phase.
+        public var isFinal: Bool {
+            switch self {
+            case .held, .refused, .committed, .released, .expired: true
+            case .reserving, .undoing, .committing, .releasing, .expiring: false
+            }
+        }
+    }
+
+    public enum ItemState: Sendable, Hashable {
+        /// Asked for, no answer yet (or not asked yet).
+        case asking
+        case held(reservationId: String)
+        case refused(SaleError)
+        /// Released (or found expired or released already): holds nothing.
+        case released
+        case committed
+        /// Its calls got no usable answer `attemptsMax` times: held or not, unknown until asked again.
+        case unresolved
+    }
+
+    public enum Call: Sendable, Hashable {
+        case reserve(item: Int)
+        case release(item: Int, reservationId: String)
+        case commit(item: Int, reservationId: String)
+    }
+
+    public let cartID: String
+    public let user: String
+    public let items: [Item]
+    public let attemptsMax: Int
+    public private(set) var phase: Phase
+    public private(set) var states: [ItemState]
+    /// Each item's reservation once one was made (kept when it is committed or released).
+    public private(set) var reservationIds: [String?]
+    /// When each item's reservation expires, on its shard's clock.
+    public private(set) var expiries: [Int64?]
+    private var attempts: [Int]
+
+    public init(cartID: String, user: String, items: [Item], attemptsMax: Int = 5) {
+        precondition(!items.isEmpty && attemptsMax >= 1)
+        self.cartID = cartID
+        self.user = user
+        self.items = items
+        self.attemptsMax = attemptsMax
+        self.phase = .reserving
+        self.states = Array(repeating: .asking, count: items.count)
+        self.reservationIds = Array(repeating: nil, count: items.count)
+        self.expiries = Array(repeating: nil, count: items.count)
+        self.attempts = Array(repeating: 0, count: items.count)
+    }
+
+    /// A cart as its record has it, to be recovered or resolved.
+    public init(
+                cartID: String, user: String, items: [Item], phase: Phase, states: [ItemState], reservationIds: [String?], expiries: [Int64?],
+        attemptsMax: Int = 5
+    ) {
+        precondition(!items.isEmpty && attemptsMax >= 1)
+        precondition(states.count == items.count && reservationIds.count == items.count && expiries.count == items.count)
+        self.cartID = cartID
+        self.user = user
+        self.items = items
+        self.attemptsMax = attemptsMax
+        self.phase = phase
+        self.states = states
+        self.reservationIds = reservationIds
+        self.expiries = expiries
+        self.attempts = Array(repeating: 0, count: items.count)
+    }
+
+    /// When the cart expires: its first item's expiry, once every item is held.
+    public var expiresAtMilliseconds: Int64? {
+        let known = self.expiries.compactMap { $0 }
+        return known.count == self.items.count ? known.min() : nil
+    }
+
+    /// The id of the cart `user` asks for under `requestId`: the same on every node, so that a
+    /// repeated requestId finds the cart wherever it lands.
+    public static func cartID(user: String, requestId: String) -> String {
+        let hash = String(StableHash.of(user + "\u{1F}" + requestId), radix: 16)
+        return "cart-" + String(repeating: "0", count: 16 - hash.count) + hash
+    }
+
+    /// Item `index`'s requestId: the same for every ask of it, by any node.
+    public func requestId(ofItem index: Int) -> String { "\(self.cartID).\(index)" }
+
+    /// The first reservation calls: every item at once.
+    public mutating func start() -> [Call] {
+        precondition(self.phase == .reserving)
+        return self.items.indices.map { .reserve(item: $0) }
+    }
+
+    /// The first refusal in item order, with its SKU: what a refused cart answers.
+    public var refusal: (sku: String, error: SaleError)? {
+        for (index, state) in self.states.enumerated() {
+            if case .refused(let error) = state { return (self.items[index].sku, error) }
+        }
+        return nil
+    }
+
+
+    /// Whether `error` may go away if the call is made again (the item's node is down, moving, busy).
+    public static func isRetryable(_ error: SaleError) -> Bool {
+        switch error {
+        case .unavailable, .staleMembership, .moved: true
+        default: false
+        }
+    }
+
+    /// What a call answered; answers the calls to make next.
+    public mutating func answered(_ call: Call, _ outcome: Result<Reservation, SaleError>) -> [Call] {
+        switch call {
+        case .reserve(let index): return self.reserveAnswered(index, outcome)
+        case .release(let index, let id): return self.releaseAnswered(index, id: id, outcome)
+        case .commit(let index, let id): return self.commitAnswered(index, id: id, outcome)
+        }
+    }
+
+    /// Commits every item of a held cart.
+    public mutating func commit() -> [Call] {
+        guard self.phase == .held else { return [] }
+        self.phase = .committing
+        self.attempts = self.attempts.map { _ in 0 }
+        return self.heldCalls { .commit(item: $0, reservationId: $1) }
+    }
+
+    /// Releases every item of a held cart.
+    public mutating func release() -> [Call] {
+        guard self.phase == .held else { return [] }
+        self.phase = .releasing
+        self.attempts = self.attempts.map { _ in 0 }
+        return self.heldCalls { .release(item: $0, reservationId: $1) }
+    }
+
+    /// Releases what a held cart past its expiry still holds: it expires as one.
+    public mutating func expire() -> [Call] {
+        guard self.phase == .held else { return [] }
+        self.phase = .expiring
+        self.attempts = self.attempts.map { _ in 0 }
+        return self.heldCalls { .release(item: $0, reservationId: $1) }
+    }
+
+    /// A cart found in its record unfinished (its coordinator died, or gave up on an item): a
+    /// reserving cart is undone, as its answer was never given or was a 503. Every item not known
+    /// to be free is asked again: reserved again under its requestId (which answers the
+    /// reservation the first ask made, if any), then released. Committing and releasing carts
+    /// carry on with every item not yet done.
+    public mutating func recover() -> [Call] {
+        self.attempts = self.attempts.map { _ in 0 }
+        switch self.phase {
+        case .reserving, .undoing:
+            self.phase = .undoing
+            var calls: [Call] = []
+            for index in self.items.indices {
+                switch self.states[index] {
+                case .asking, .unresolved:
+                    self.states[index] = .asking
+                    calls.append(.reserve(item: index))
+                case .held(let id):
+                    calls.append(.release(item: index, reservationId: id))
+                case .refused, .released, .committed:
+                    break
+                }
+            }
+            return calls.isEmpty ? self.settleUndo() : calls
+        case .committing:
+            return self.heldCalls { .commit(item: $0, reservationId: $1) }
+        case .releasing, .expiring:
+            return self.heldCalls { .release(item: $0, reservationId: $1) }
+        case .held, .refused, .committed, .released, .expired:
+            return []
+        }
+    }
+
+    private func heldCalls(_ make: (Int, String) -> Call) -> [Call] {
+        self.states.enumerated().compactMap { index, state in
+            if case .held(let id) = state { make(index, id) } else { nil }
+        }
+    }
+
+    private mutating func reserveAnswered(_ index: Int, _ outcome: Result<Reservation, SaleError>) -> [Call] {
+        guard self.states[index] == .asking else { return [] }
+        switch outcome {
+        case .success(let reservation):
+            self.states[index] = .held(reservationId: reservation.id)
+            self.reservationIds[index] = reservation.id
+            self.expiries[index] = reservation.expiresAtMilliseconds
+            switch self.phase {
+            case .reserving:
+                if self.states.allSatisfy({ if case .held = $0 { true } else { false } }) { self.phase = .held }
+                return []
+            case .undoing:
+                return [.release(item: index, reservationId: reservation.id)]
+            default:
+                return []
+            }
+        case .failure(let error) where Self.isRetryable(error):
+            self.attempts[index] += 1
+            if self.attempts[index] < self.attemptsMax { return [.reserve(item: index)] }
+            self.states[index] = .unresolved
+            return self.startUndo()
+        case .failure(let error):
+            self.states[index] = .refused(error)
+            return self.startUndo()
+        }
+    }
+
+    /// Some item was refused or unresolved: release what is held, and settle once nothing is in flight.
+    private mutating func startUndo() -> [Call] {
+        guard self.phase == .reserving else { return self.settleUndo() }
+        self.phase = .undoing
+        let releases = self.heldCalls { .release(item: $0, reservationId: $1) }
+        return releases.isEmpty ? self.settleUndo() : releases
+    }
+
+    private mutating func settleUndo() -> [Call] {
+        let settled = self.states.allSatisfy { state in
+            switch state {
+            case .refused, .released: true
+            default: false
+            }
+        }
+        if settled { self.phase = .refused }
+        return []
+    }
+
+    private mutating func releaseAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
+        guard self.states[index] == .held(reservationId: id) else { return [] }
+        switch outcome {
+        case .success, .failure(.refused(.expired)), .failure(.refused(.released)):
+            // Free either way: released now, or earlier, or its time ran out.
+            self.states[index] = .released
+        case .failure(let error) where Self.isRetryable(error):
+            self.attempts[index] += 1
+            if self.attempts[index] < self.attemptsMax { return [.release(item: index, reservationId: id)] }
+            return []
+        case .failure:
+            // Committed (never by this cart unless it committed), or unknown: nothing to release.
+            self.states[index] = .released
+        }
+        switch self.phase {
+        case .undoing: return self.settleUndo()
+        case .releasing, .expiring:
+            if self.states.allSatisfy({ $0 == .released }) { self.phase = self.phase == .releasing ? .released : .expired }
+            return []
+        default: return []
+        }
+    }
+
+    private mutating func commitAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
+        guard self.phase == .committing, self.states[index] == .held(reservationId: id) else { return [] }
+        switch outcome {
+        case .success:
+            self.states[index] = .committed
+            if self.states.allSatisfy({ $0 == .committed }) { self.phase = .committed }
+            return []
+        case .failure(let error) where Self.isRetryable(error):
+            self.attempts[index] += 1
+            return self.attempts[index] < self.attemptsMax ? [.commit(item: index, reservationId: id)] : []
+        case .failure(let error):
+            // Expired or released under the cart: the coordinator commits only well before the
+            // cart's expiry, so this is a broken promise, kept visible rather than hidden.
+            self.states[index] = .refused(error)
+            return []
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import FlashSaleCore
+import Testing
+
+/// The cart's coordinator, without I/O: every item held or none.
+struct CartProgressTests {
+    static func cart(_ skus: [String] = ["console", "pad", "game"], attemptsMax: Int = 3) -> CartProgress {
+        CartProgress(cartID: "c1", user: "ann", items: skus.map { .init(sku: $0, quantity: 1) }, attemptsMax: attemptsMax)
+    }
+
+    static func held(_ id: String) -> Result<Reservation, SaleError> {
+        .success(Reservation(id: id, sku: "s", user: "ann", quantity: 1, status: .reserved, expiresAtMilliseconds: 0, requestId: "r"))
+    }
+
+    @Test func everyItemHeldHoldsTheCartAndItCommitsAsOne() {
+        var cart = Self.cart()
+        #expect(cart.start() == [.reserve(item: 0), .reserve(item: 1), .reserve(item: 2)])
+        #expect(cart.requestId(ofItem: 2) == "c1.2")
+        #expect(cart.answered(.reserve(item: 1), Self.held("r1")) == [])
+        #expect(cart.answered(.reserve(item: 0), Self.held("r0")) == [])
+        #expect(cart.phase == .reserving)
+        #expect(cart.answered(.reserve(item: 2), Self.held("r2")) == [])
+        #expect(cart.phase == .held && cart.reservationIds == ["r0", "r1", "r2"])
+        let commits = cart.commit()
+        #expect(commits == [.commit(item: 0, reservationId: "r0"), .commit(item: 1, reservationId: "r1"), .commit(item: 2, reservationId: "r2")])
+        // A commit that cannot reach its node is made again; the cart is committed once all are.
+        #expect(cart.answered(commits[0], Self.held("r0")) == [])
+        #expect(cart.answered(commits[1], .failure(.unavailable("down"))) == [commits[1]])
+        #expect(cart.answered(commits[2], Self.held("r2")) == [])
+        #expect(cart.phase == .committing)
+        #expect(cart.answered(commits[1], Self.held("r1")) == [])
+        #expect(cart.phase == .committed)
+    }
+
+    @Test func oneRefusalReleasesWhatIsHeldAndWhatAnswersLater() {
+        var cart = Self.cart()
+        _ = cart.start()
+        #expect(cart.answered(.reserve(item: 0), Self.held("r0")) == [])
+        // The pad is sold out: the console is released at once, the game when it answers.
+        #expect(cart.answered(.reserve(item: 1), .failure(.soldOut)) == [.release(item: 0, reservationId: "r0")])
+        #expect(cart.phase == .undoing)
+        #expect(cart.answered(.reserve(item: 2), Self.held("r2")) == [.release(item: 2, reservationId: "r2")])
+        #expect(cart.answered(.release(item: 0, reservationId: "r0"), Self.held("r0")) == [])
+        #expect(cart.phase == .undoing)
+        // Found expired already: free all the same.
+        #expect(cart.answered(.release(item: 2, reservationId: "r2"), .failure(.refused(.expired))) == [])
+        #expect(cart.phase == .refused)
+        #expect(cart.refusal?.sku == "pad" && cart.refusal?.error == .soldOut)
+    }
+
+    @Test func theFirstRefusalInItemOrderIsTheAnswer() {
+        var cart = Self.cart()
+        _ = cart.start()
+        _ = cart.answered(.reserve(item: 2), .failure(.limitExceeded))
+        _ = cart.answered(.reserve(item: 1), .failure(.soldOut))
+        #expect(cart.answered(.reserve(item: 0), .failure(.saleEnded)) == [])
+        #expect(cart.phase == .refused && cart.refusal?.sku == "console" && cart.refusal?.error == .saleEnded)
+    }
+
+    @Test func anItemThatCannotBeReachedIsAskedAgainThenLeftToRecovery() {
+        var cart = Self.cart(["a", "b"], attemptsMax: 2)
+        _ = cart.start()
+        #expect(cart.answered(.reserve(item: 0), Self.held("r0")) == [])
+        #expect(cart.answered(.reserve(item: 1), .failure(.unavailable("down"))) == [.reserve(item: 1)])
+        // Given up on: b may or may not be held; a is released, and the cart waits for recovery.
+        #expect(cart.answered(.reserve(item: 1), .failure(.moved(epoch: 4))) == [.release(item: 0, reservationId: "r0")])
+        #expect(cart.answered(.release(item: 0, reservationId: "r0"), Self.held("r0")) == [])
+        #expect(cart.phase == .undoing && cart.states[1] == .unresolved)
+        // Whoever recovers the record asks b again under its requestId: it was held after all.
+        #expect(cart.recover() == [.reserve(item: 1)])
+        #expect(cart.answered(.reserve(item: 1), Self.held("r1")) == [.release(item: 1, reservationId: "r1")])
+        #expect(cart.answered(.release(item: 1, reservationId: "r1"), Self.held("r1")) == [])
+        #expect(cart.phase == .refused && cart.refusal == nil)
+    }
+
+    @Test func aCartWhoseCoordinatorDiedMidReservingIsUndone() {
+        var cart = Self.cart()
+        _ = cart.start()
+        _ = cart.answered(.reserve(item: 0), Self.held("r0"))
+        // The coordinator died with items 1 and 2 in flight; the record says what it knew.
+        var recovered = cart
+        let calls = recovered.recover()
+        #expect(calls == [.release(item: 0, reservationId: "r0"), .reserve(item: 1), .reserve(item: 2)])
+        #expect(recovered.phase == .undoing)
+        _ = recovered.answered(calls[0], Self.held("r0"))
+        #expect(recovered.answered(calls[1], .failure(.soldOut)) == [])
+        #expect(recovered.answered(calls[2], Self.held("r2")) == [.release(item: 2, reservationId: "r2")])
+        _ = recovered.answered(.release(item: 2, reservationId: "r2"), Self.held("r2"))
+        #expect(recovered.phase == .refused)
+    }
+
+    @Test func aCommittingCartIsCarriedForwardAndReleaseResolvesEveryItem() {
+        var cart = Self.cart(["a", "b"])
+        _ = cart.start()
+        _ = cart.answered(.reserve(item: 0), Self.held("r0"))
+        _ = cart.answered(.reserve(item: 1), Self.held("r1"))
+        _ = cart.commit()
+        _ = cart.answered(.commit(item: 0, reservationId: "r0"), Self.held("r0"))
+        // The coordinator died after one commit: recovery commits the other, never releases.
+        var recovered = cart
+        #expect(recovered.recover() == [.commit(item: 1, reservationId: "r1")])
+        #expect(recovered.release() == [], "a committing cart is not released")
+        _ = recovered.answered(.commit(item: 1, reservationId: "r1"), Self.held("r1"))
+        #expect(recovered.phase == .committed)
+
+        var other = Self.cart(["a", "b"])
+        _ = other.start()
+        _ = other.answered(.reserve(item: 0), Self.held("r0"))
+        _ = other.answered(.reserve(item: 1), Self.held("r1"))
+        let releases = other.release()
+        #expect(releases == [.release(item: 0, reservationId: "r0"), .release(item: 1, reservationId: "r1")])
+        #expect(other.commit() == [], "a releasing cart is not committed")
+        for call in releases { _ = other.answered(call, Self.held("x")) }
+        #expect(other.phase == .released)
+    }
+
+    @Test func answersToCallsNotMadeChangeNothing() {
+        var cart = Self.cart(["a"])
+        _ = cart.start()
+        _ = cart.answered(.reserve(item: 0), Self.held("r0"))
+        let before = cart
+        #expect(cart.answered(.reserve(item: 0), .failure(.soldOut)) == [])
+        #expect(cart.answered(.release(item: 0, reservationId: "other"), Self.held("other")) == [])
+        #expect(cart.answered(.commit(item: 0, reservationId: "r0"), Self.held("r0")) == [], "not committing")
+        #expect(cart == before)
+    }
+}
