@@ -4,6 +4,21 @@ public import FlashSaleCore
 public struct HistoryEntry: Sendable, Hashable, Codable {
     public enum Operation: String, Sendable, Hashable, Codable {
         case define, reserve, commit, release
+        /// A cart's creation, commit and release (`cartId` and `items` say which).
+        case cart, commitCart, releaseCart
+    }
+
+    /// One item of a cart, with the reservation its answer named.
+    public struct CartItem: Sendable, Hashable, Codable {
+        public var sku: String
+        public var quantity: Int64
+        public var reservationId: String?
+
+        public init(sku: String, quantity: Int64, reservationId: String? = nil) {
+            self.sku = sku
+            self.quantity = quantity
+            self.reservationId = reservationId
+        }
     }
 
     public var operation: Operation
@@ -21,6 +36,11 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var error: String?
     /// Every try of the request, in order: the final answer is the last one's.
     public var attempts: [Attempt]?
+    /// The cart a cart call names; on a reserve, commit or release, the cart whose answer it
+    /// stands for (one entry per item of an acknowledged cart call, not a request of its own).
+    public var cartId: String?
+    /// A cart's items, as asked (and as answered, once acknowledged).
+    public var items: [CartItem]?
 
     /// One try of a request (a retry carries the same requestId, so it cannot act twice).
     public struct Attempt: Sendable, Hashable, Codable {
@@ -89,19 +109,47 @@ public struct FinalState: Sendable, Hashable {
     /// Acknowledged reservation requests sent again after the run, by `replayKey`: the id of the
     /// reservation each was answered with (an archived SKU's from the record).
     public var replayed: [String: String]
+    /// Every cart the history names, as its record answers now (absent: none was written).
+    public var carts: [String: Cart]
+
+    /// A cart as `GET /v1/carts/{id}` answers it.
+    public struct Cart: Sendable, Hashable {
+        public var status: String
+        /// In item order: the SKU and the reservation made for it, if any.
+        public var items: [(sku: String, reservationId: String?)]
+
+        public init(status: String, items: [(sku: String, reservationId: String?)]) {
+            self.status = status
+            self.items = items
+        }
+
+        public static func == (lhs: Cart, rhs: Cart) -> Bool {
+            lhs.status == rhs.status && lhs.items.map(\.sku) == rhs.items.map(\.sku) && lhs.items.map(\.reservationId) == rhs.items.map(\.reservationId)
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(self.status)
+            for item in self.items {
+                hasher.combine(item.sku)
+                hasher.combine(item.reservationId)
+            }
+        }
+    }
 
     public init(
         skus: [String: SKUState],
         reservations: [String: Reservation],
         recordRows: [String: [RecordRow]],
         recordInventory: [String: [Int64]],
-        replayed: [String: String] = [:]
+        replayed: [String: String] = [:],
+        carts: [String: Cart] = [:]
     ) {
         self.skus = skus
         self.reservations = reservations
         self.recordRows = recordRows
         self.recordInventory = recordInventory
         self.replayed = replayed
+        self.carts = carts
     }
 
     /// A reservation request's key (its SKU and requestId): what I5 groups by, and how the replayed

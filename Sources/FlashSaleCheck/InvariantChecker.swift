@@ -4,7 +4,9 @@ public import FlashSaleCore
 /// I1 no oversell, I2 no acknowledged reservation lost, commits and releases that stay as
 /// acknowledged, I4 per-user limits, I5 idempotency, I7 resolve at most once, conservation, and
 /// I6 exactly once in the record, and sale windows (no reservation made outside its SKU's window,
-/// on its owner's clock). Pure: the history and the state come in, violations go out.
+/// on its owner's clock), and I8 (a cart's items are all held or none, once its answer is given or
+/// its recovery time has passed; none committed unless all are). Pure: the history and the state
+/// come in, violations go out.
 public enum InvariantChecker {
     public static func check(_ history: [HistoryEntry], final: FinalState) -> [Violation] {
         var violations: [Violation] = []
@@ -12,7 +14,17 @@ public enum InvariantChecker {
         let reserves = acknowledged.filter { $0.operation == .reserve && $0.reservationId != nil }
         let commits = acknowledged.filter { $0.operation == .commit }
         let releases = acknowledged.filter { $0.operation == .release }
-        let known = Dictionary(reserves.map { ($0.reservationId!, $0) }, uniquingKeysWith: { first, _ in first })
+        var known = Dictionary(reserves.map { ($0.reservationId!, $0) }, uniquingKeysWith: { first, _ in first })
+        // A cart's item reservations count as made, whatever its answer was (the cart's record
+        // names them): an unanswered cart may hold them.
+        for (cartId, cart) in final.carts {
+            for item in cart.items {
+                guard let id = item.reservationId, known[id] == nil else { continue }
+                known[id] = HistoryEntry(operation: .reserve, startMilliseconds: 0, endMilliseconds: 0, sku: item.sku, reservationId: id)
+                known[id]?.cartId = cartId
+            }
+        }
+        violations += Self.checkCarts(history, final: final)
 
         // I2: every acknowledged reservation is still there.
         for (id, entry) in known.sorted(by: { $0.key < $1.key }) where final.reservations[id] == nil {
@@ -160,6 +172,41 @@ public enum InvariantChecker {
         }
         for (id, rows) in final.recordRows.sorted(by: { $0.key < $1.key }) where rows.count > 1 && final.reservations[id]?.status != .committed {
             violations.append(.init(invariant: "I6 exactly once", detail: "reservation \(id) has \(rows.count) record rows", operations: []))
+        }
+        return violations
+    }
+
+    /// I8, over every cart the history names.
+    static func checkCarts(_ history: [HistoryEntry], final: FinalState) -> [Violation] {
+        var violations: [Violation] = []
+        let calls = Dictionary(grouping: history.filter { $0.operation == .cart && $0.cartId != nil }, by: { $0.cartId! })
+        for (cartId, entries) in calls.sorted(by: { $0.key < $1.key }) {
+            let held = entries.contains(where: \.isAcknowledged)
+            let refused = entries.contains { $0.status == 409 || $0.status == 404 }
+            guard let cart = final.carts[cartId] else {
+                if held { violations.append(.init(invariant: "I8 lost cart", detail: "cart \(cartId) was acknowledged and is gone", operations: entries)) }
+                continue
+            }
+            let statuses = cart.items.map { item in item.reservationId.flatMap { final.reservations[$0]?.status } }
+            let live = statuses.map { $0 == .reserved || $0 == .committed }
+            let committed = statuses.map { $0 == .committed }
+            let described = zip(cart.items, statuses).map { "\($0.sku) \($1?.rawValue ?? "none")" }.joined(separator: ", ")
+            if committed.contains(true), !committed.allSatisfy({ $0 }) {
+                violations.append(.init(invariant: "I8 partial commit", detail: "cart \(cartId): \(described)", operations: entries))
+            } else if live.contains(true), !live.allSatisfy({ $0 }) {
+                violations.append(.init(invariant: "I8 partial cart", detail: "cart \(cartId) (\(cart.status)): \(described)", operations: entries))
+            }
+            if held, cart.items.contains(where: { $0.reservationId == nil }) {
+                violations.append(.init(invariant: "I8 partial cart", detail: "acknowledged cart \(cartId) lacks an item: \(described)", operations: entries))
+            }
+            if refused, !held, live.contains(true) {
+                violations.append(.init(invariant: "I8 refused cart holds", detail: "refused cart \(cartId): \(described)", operations: entries))
+            }
+            if ["reserving", "undoing", "committing", "releasing", "expiring"].contains(cart.status) {
+                violations.append(
+                    .init(invariant: "I8 unfinished cart", detail: "cart \(cartId) is still \(cart.status) past its recovery time", operations: entries)
+                )
+            }
         }
         return violations
     }

@@ -36,6 +36,8 @@ public final class LoadGenerator: Sendable {
         /// so one run meets sales not started, open and ended.
         public var saleWindow: SaleWindow?
         public var routing: FlashSaleClient.Routing
+        /// Share of a buyer's turns that ask for a cart of 2 or 3 SKUs instead of one reservation.
+        public var cartShare: Double
 
         public struct SaleWindow: Sendable {
             public var opensAfter: Duration
@@ -64,7 +66,8 @@ public final class LoadGenerator: Sendable {
             attempts: Int = 20,
             targetRatePerSecond: Double? = nil,
             saleWindow: SaleWindow? = nil,
-            routing: FlashSaleClient.Routing = .owner
+            routing: FlashSaleClient.Routing = .owner,
+            cartShare: Double = 0
         ) {
             self.urls = urls
             self.adminToken = adminToken
@@ -83,6 +86,7 @@ public final class LoadGenerator: Sendable {
             self.targetRatePerSecond = targetRatePerSecond
             self.saleWindow = saleWindow
             self.routing = routing
+            self.cartShare = cartShare
         }
 
         public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
@@ -169,6 +173,10 @@ public final class LoadGenerator: Sendable {
                 try? await Task.sleep(until: start)
             }
             request += 1
+            if self.settings.skus.count >= 2, Double.random(in: 0..<1) < self.settings.cartShare {
+                await self.cart(buyer: number, request: request)
+                continue
+            }
             let sku = self.settings.skus.randomElement()!
             let user = "user-\(Int.random(in: 0..<self.settings.users))"
             let requestId = "b\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
@@ -187,6 +195,56 @@ public final class LoadGenerator: Sendable {
             let resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
             await self.send(operation == .commit ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
         }
+    }
+
+    /// A cart of 2 or 3 SKUs, one unit each, then committed, released or abandoned as one. An
+    /// acknowledged cart call also goes into the history as one entry per item (a reserve,
+    /// commit or release of its reservation), so that the checker counts its items as it counts
+    /// single reservations.
+    private func cart(buyer number: Int, request: Int) async {
+        let skus = Array(self.settings.skus.shuffled().prefix(Int.random(in: 2...min(3, self.settings.skus.count))))
+        let user = "user-\(Int.random(in: 0..<self.settings.users))"
+        let requestId = "c\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
+        let cartId = CartProgress.cartID(user: user, requestId: requestId)
+        var entry = HistoryEntry(operation: .cart, startMilliseconds: 0, endMilliseconds: 0, sku: skus.joined(separator: "+"), user: user, requestId: requestId)
+        entry.cartId = cartId
+        entry.items = skus.map { .init(sku: $0, quantity: 1) }
+        let (answer, recorded) = await self.send(.createCart(user: user, requestId: requestId, items: skus.map { ($0, 1) }), entry: entry)
+        guard let status = answer.status, status == 201 || status == 200 else { return }
+        let items = (answer.fields?["items"] as? [[String: Any]] ?? []).map { $0["id"] as? String }
+        guard items.count == skus.count else { return }
+        self.recordItems(of: recorded, operation: .reserve, status: status, ids: items)
+        let roll = Double.random(in: 0..<1)
+        let operation: HistoryEntry.Operation
+        if roll < self.settings.commitShare {
+            operation = .commitCart
+        } else if roll < self.settings.commitShare + self.settings.releaseShare {
+            operation = .releaseCart
+        } else {
+            return
+        }
+        var resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: entry.sku, user: user)
+        resolve.cartId = cartId
+        resolve.items = zip(skus, items).map { .init(sku: $0, quantity: 1, reservationId: $1) }
+        let (resolved, resolvedEntry) = await self.send(operation == .commitCart ? .commitCart(id: cartId) : .releaseCart(id: cartId), entry: resolve)
+        guard resolved.status == 200 else { return }
+        self.recordItems(of: resolvedEntry, operation: operation == .commitCart ? .commit : .release, status: 200, ids: items)
+    }
+
+    /// One history entry per item of an acknowledged cart call, as if each item had been asked alone.
+    private func recordItems(of cart: HistoryEntry, operation: HistoryEntry.Operation, status: Int, ids: [String?]) {
+        guard let cartId = cart.cartId, let items = cart.items else { return }
+        let entries = zip(items, ids).enumerated().compactMap { index, pair -> HistoryEntry? in
+            guard let id = pair.1 else { return nil }
+            var entry = HistoryEntry(
+                operation: operation, startMilliseconds: cart.startMilliseconds, endMilliseconds: cart.endMilliseconds, sku: pair.0.sku,
+                user: cart.user, quantity: pair.0.quantity, requestId: operation == .reserve ? "\(cartId).\(index)" : nil, reservationId: id,
+                status: status
+            )
+            entry.cartId = cartId
+            return entry
+        }
+        self.state.withLock { $0.history += entries }
     }
 
     /// The instant the caller's next reservation may start at the target rate: slots one

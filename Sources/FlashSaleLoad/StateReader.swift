@@ -33,7 +33,10 @@ public struct StateReader: Sendable {
             longest = max(longest, view.reservationTtlSeconds)
         }
         let lastReserve = history.filter { $0.operation == .reserve }.map(\.endMilliseconds).max() ?? 0
-        let settled = lastReserve + longest * 1000 + 2000
+        // A cart whose coordinator went quiet is finished or undone by another node after the
+        // default recovery time (10 s) and the next claim.
+        let lastCart = history.filter { $0.operation == .cart }.map(\.endMilliseconds).max()
+        let settled = max(lastReserve + longest * 1000 + 2000, lastCart.map { $0 + 13_000 } ?? 0)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         guard settled > now else { return .zero }
         let wait = Duration.milliseconds(settled - now)
@@ -42,7 +45,7 @@ public struct StateReader: Sendable {
 
     public func read(_ history: [HistoryEntry]) async throws -> FinalState {
         var skus: [String: SKUState] = [:]
-        for sku in Set(history.map(\.sku)).sorted() {
+        for sku in Set(history.flatMap { entry in entry.items.map { $0.map(\.sku) } ?? [entry.sku] }).sorted() {
             let view: SKUView
             do {
                 view = try await self.client.sku(sku)
@@ -59,8 +62,21 @@ public struct StateReader: Sendable {
                 committed: view.committed
             )
         }
+        // Every cart the history names, and the reservations its record says it made.
+        var carts: [String: FinalState.Cart] = [:]
+        for cartId in Set(history.compactMap { $0.operation == .cart ? $0.cartId : nil }).sorted() {
+            do {
+                let cart = try await self.client.cart(id: cartId)
+                carts[cartId] = .init(status: cart.status, items: cart.items.map { ($0.sku, $0.id) })
+            } catch .refused(let refusal) where refusal.status == 404 {
+                continue
+            } catch {
+                throw LoadError.unreadable("GET /v1/carts/\(cartId): \(error)")
+            }
+        }
         var reservations: [String: Reservation] = [:]
-        let named = history.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } }
+        let inCarts = carts.values.flatMap { cart in cart.items.compactMap { item in item.reservationId.map { ($0, item.sku) } } }
+        let named = history.compactMap { entry in entry.reservationId.map { ($0, entry.sku) } } + inCarts
         for (id, sku) in Dictionary(named, uniquingKeysWith: { first, _ in first }) {
             let view: ReservationView
             do {
@@ -92,7 +108,7 @@ public struct StateReader: Sendable {
         let windowed = Set(skus.values.filter { $0.settings.endsAtMilliseconds != nil }.map(\.sku))
         return FinalState(
             skus: skus, reservations: reservations, recordRows: rows, recordInventory: inventory,
-            replayed: await self.replay(history, preferring: windowed)
+            replayed: await self.replay(history, preferring: windowed), carts: carts
         )
     }
 

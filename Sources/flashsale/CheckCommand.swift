@@ -7,7 +7,7 @@ import Logging
 
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a load run's history against the cluster and the PostgreSQL record (I1 to I7).",
+        abstract: "Check a load run's history against the cluster and the PostgreSQL record (I1 to I8).",
         discussion: "Waits for the syncer to catch up, reads the final state, prints every violation; exit status 1 when there is any."
     )
 
@@ -43,7 +43,8 @@ struct Check: AsyncParsableCommand {
         let violations = InvariantChecker.check(history, final: final)
         print("\(history.count) requests, \(history.filter(\.isAcknowledged).count) acknowledged, \(final.reservations.count) reservations checked")
         guard !violations.isEmpty else {
-            print("no violation: I1, I2, I4, I5, I6, I7, conservation and sale windows hold")
+            let carts = history.filter { $0.operation == .cart }.count
+            print("no violation: I1, I2, I4, I5, I6, I7, conservation and sale windows hold" + (carts > 0 ? "; I8 over \(carts) cart calls" : ""))
             return
         }
         print("\(violations.count) violation(s):")

@@ -39,6 +39,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "How long those SKUs' sale windows stay open, seconds.") var windowOpenSeconds: Int?
     @Option(help: "Where each request goes: owner (its SKU's owner, by the ring read from the cluster) or any (a random node).")
     var routing: FlashSaleClient.Routing = .owner
+    @Option(help: "Share of a buyer's turns that ask for a cart of 2 or 3 SKUs (all or nothing) instead of one reservation.")
+    var cartShare: Double = 0
     @Flag(inversion: .prefixedNo, help: "Define the SKUs first (--no-define: they exist already, as the same settings would define them).")
     var define = true
     @Flag(inversion: .prefixedNo, help: "Print a progress line every second (it reads every SKU's stock).") var progress = true
@@ -49,7 +51,7 @@ struct Load: AsyncParsableCommand {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
             self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, (1...SKUBuckets.maximum).contains(self.buckets),
             self.commitShare >= 0, self.releaseShare >= 0,
-            self.commitShare + self.releaseShare <= 1, self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
+            self.commitShare + self.releaseShare <= 1, (0...1).contains(self.cartShare), self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
         else {
             throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, buckets 1-16, shares summing to at most 1, rate 0.1-1000000")
         }
@@ -74,7 +76,7 @@ struct Load: AsyncParsableCommand {
                 saleWindow: self.windowOpenSeconds.map { open in
                     .init(opensAfter: .seconds(self.windowOpensAfterSeconds ?? 0), openFor: .seconds(open))
                 },
-                routing: self.routing
+                routing: self.routing, cartShare: self.cartShare
             )
         )
         if self.define { try await generator.defineSKUs() }
@@ -91,7 +93,7 @@ struct Load: AsyncParsableCommand {
             let stock = await generator.stockLeft().map(String.init) ?? "?"
             let line =
                 "\(progress.requests - last) requests/s, \(progress.requests) in all: \(count("reserve 201")) reserved, "
-                + "\(count("reserve 409")) refused, \(count("commit 200")) committed, \(count("release 200")) released, "
+                + "\(count("reserve 409")) refused, \(count("commit 200")) committed, \(count("release 200")) released, \(count("cart 201")) carts held, "
                 + "\(progress.outcomes.filter { $0.key.hasSuffix("no answer") || $0.key.contains(" 5") }.values.reduce(0, +)) unanswered or 5xx; "
                 + "stock left \(stock), p99 \(progress.latency.valueAtPercentile(99)) ms"
             if redraw {

@@ -130,3 +130,71 @@ struct InvariantCheckerTests {
         #expect(Set(InvariantChecker.check(greedy, final: final).map(\.invariant)) == ["conservation", "I4 per-user limit"])
     }
 }
+
+/// I8: a cart's items are all held or none; none committed unless all are.
+extension InvariantCheckerTests {
+    /// Two SKUs b and c, stock 5 each. A cart of b and c held (c1 acknowledged) and one refused (c2).
+    static func cartRun(held: [ReservationStatus], refused: [ReservationStatus?]) -> ([HistoryEntry], FinalState) {
+        var heldCall = HistoryEntry(operation: .cart, startMilliseconds: 0, endMilliseconds: 1, sku: "b+c", user: "u", requestId: "k1", status: 201)
+        heldCall.cartId = "c1"
+        var refusedCall = HistoryEntry(operation: .cart, startMilliseconds: 2, endMilliseconds: 3, sku: "b+c", user: "v", requestId: "k2", status: 409, error: "sold_out")
+        refusedCall.cartId = "c2"
+        func item(_ id: String, _ sku: String, _ user: String, _ status: ReservationStatus) -> Reservation {
+            Reservation(id: id, sku: sku, user: user, quantity: 1, status: status, expiresAtMilliseconds: 0, requestId: id)
+        }
+        var reservations = ["h1": item("h1", "b", "u", held[0]), "h2": item("h2", "c", "u", held[1])]
+        if let status = refused[0] { reservations["x1"] = item("x1", "b", "v", status) }
+        let live = { (sku: String) in reservations.values.filter { $0.sku == sku } }
+        func state(_ sku: String) -> SKUState {
+            let mine = live(sku)
+            return SKUState(
+                sku: sku, settings: .init(stock: 5, perUserLimit: 5, reservationTtlSeconds: 600),
+                reserved: mine.filter { $0.status == .reserved }.reduce(0) { $0 + $1.quantity },
+                committed: mine.filter { $0.status == .committed }.reduce(0) { $0 + $1.quantity }
+            )
+        }
+        let final = FinalState(
+            skus: ["b": state("b"), "c": state("c")], reservations: reservations,
+            recordRows: reservations.mapValues { [.init(sku: $0.sku, status: $0.status)] }, recordInventory: [:],
+            carts: [
+                "c1": .init(status: "held", items: [("b", "h1"), ("c", "h2")]),
+                "c2": .init(status: "refused", items: [("b", refused[0] == nil ? nil : "x1"), ("c", nil)]),
+            ]
+        )
+        return ([heldCall, refusedCall], final)
+    }
+
+    @Test func cartsHeldWholeOrNotAtAllHaveNoViolation() {
+        for (held, refused) in [([ReservationStatus.reserved, .reserved], [ReservationStatus?.none]), ([.committed, .committed], [.released]), ([.expired, .released], [.expired])] {
+            let (history, final) = Self.cartRun(held: held, refused: refused)
+            #expect(InvariantChecker.check(history, final: final) == [], "\(held) \(refused)")
+        }
+    }
+
+    @Test func aPartialCartIsCaught() {
+        let (history, final) = Self.cartRun(held: [.reserved, .expired], refused: [nil])
+        #expect(InvariantChecker.check(history, final: final).map(\.invariant) == ["I8 partial cart"])
+    }
+
+    @Test func aPartialCommitIsCaught() {
+        let (history, final) = Self.cartRun(held: [.committed, .released], refused: [nil])
+        #expect(InvariantChecker.check(history, final: final).map(\.invariant) == ["I8 partial commit"])
+    }
+
+    @Test func aRefusedCartThatStillHoldsAnItemIsCaught() {
+        let (history, final) = Self.cartRun(held: [.reserved, .reserved], refused: [.reserved])
+        #expect(InvariantChecker.check(history, final: final).map(\.invariant) == ["I8 partial cart", "I8 refused cart holds"])
+    }
+
+    @Test func anAcknowledgedCartThatIsGoneOrUnfinishedIsCaught() {
+        var (history, final) = Self.cartRun(held: [.reserved, .reserved], refused: [nil])
+        final.carts["c2"]?.status = "undoing"
+        #expect(InvariantChecker.check(history, final: final).map(\.invariant) == ["I8 unfinished cart"])
+        final.carts["c1"] = nil
+        final.carts["c2"]?.status = "refused"
+        final.skus["b"]!.reserved = 0
+        final.skus["c"]!.reserved = 0
+        final.reservations = [:]
+        #expect(InvariantChecker.check(history, final: final).map(\.invariant) == ["I8 lost cart"])
+    }
+}
