@@ -95,6 +95,24 @@ build_release() {
 # One number from the RESULT line that cluster/bench-reserve.lua prints: wrk_result_field NAME LINE.
 wrk_result_field() { sed -E "s/.* $1=([0-9.]+).*/\1/" <<<"$2"; }
 
+# Clock ticks of user + system time of the given PIDs and all their descendants, including
+# children they have reaped (PostgreSQL's backends come and go): the benchmarks' CPU measure.
+tree_cpu_ticks() {
+  for stat in /proc/[0-9]*/stat; do sed 's/^\([0-9]*\) (.*) /\1 /' "$stat" 2>/dev/null || true; done | awk -v roots="$*" '
+    BEGIN { n = split(roots, list, " "); for (i = 1; i <= n; i++) inside[list[i]] = 1 }
+    { parent[$1] = $3; ticks[$1] = $13 + $14 + $15 + $16 }
+    END {
+      for (pid in ticks) {
+        for (p = pid; p != "" && p != 0 && !(p in inside); p = parent[p]) {}
+        if (p in inside) total += ticks[pid]
+      }
+      print total + 0
+    }'
+}
+
+# The PIDs of the cluster's processes whose pid files match $1 (default: all).
+cluster_pids() { for file in "$PIDS"/${1:-*}.pid; do read -r pid _ <"$file" && printf '%s ' "$pid"; done; }
+
 # Loads the product's reserve script as the node loads it (the clock, the prelude, reserve.lua)
 # into the Redis on port $1; prints its SHA.
 load_reserve_script() {

@@ -36,8 +36,10 @@ public final class LoadGenerator: Sendable {
         /// so one run meets sales not started, open and ended.
         public var saleWindow: SaleWindow?
         public var routing: FlashSaleClient.Routing
-        /// Share of a buyer's turns that ask for a cart of 2 or 3 SKUs instead of one reservation.
+        /// Share of a buyer's turns that ask for a cart instead of one reservation.
         public var cartShare: Double
+        /// SKUs in each cart; nil: 2 or 3 at random.
+        public var cartSize: Int?
 
         public struct SaleWindow: Sendable {
             public var opensAfter: Duration
@@ -67,7 +69,8 @@ public final class LoadGenerator: Sendable {
             targetRatePerSecond: Double? = nil,
             saleWindow: SaleWindow? = nil,
             routing: FlashSaleClient.Routing = .owner,
-            cartShare: Double = 0
+            cartShare: Double = 0,
+            cartSize: Int? = nil
         ) {
             self.urls = urls
             self.adminToken = adminToken
@@ -87,6 +90,7 @@ public final class LoadGenerator: Sendable {
             self.saleWindow = saleWindow
             self.routing = routing
             self.cartShare = cartShare
+            self.cartSize = cartSize
         }
 
         public var skus: [String] { (0..<self.skuCount).map { "\(self.skuPrefix)\($0)" } }
@@ -197,12 +201,13 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    /// A cart of 2 or 3 SKUs, one unit each, then committed, released or abandoned as one. An
+    /// A cart of distinct SKUs (`cartSize`, or 2 or 3), one unit each, then committed, released or abandoned as one. An
     /// acknowledged cart call also goes into the history as one entry per item (a reserve,
     /// commit or release of its reservation), so that the checker counts its items as it counts
     /// single reservations.
     private func cart(buyer number: Int, request: Int) async {
-        let skus = Array(self.settings.skus.shuffled().prefix(Int.random(in: 2...min(3, self.settings.skus.count))))
+        let size = self.settings.cartSize ?? Int.random(in: 2...3)
+        let skus = Array(self.settings.skus.shuffled().prefix(min(size, self.settings.skus.count)))
         let user = "user-\(Int.random(in: 0..<self.settings.users))"
         let requestId = "c\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
         let cartId = CartProgress.cartID(user: user, requestId: requestId)

@@ -41,19 +41,22 @@ struct Load: AsyncParsableCommand {
     var routing: FlashSaleClient.Routing = .owner
     @Option(help: "Share of a buyer's turns that ask for a cart of 2 or 3 SKUs (all or nothing) instead of one reservation.")
     var cartShare: Double = 0
+    @Option(help: "SKUs in each cart, 1 to 16 (default: 2 or 3 at random).") var cartSize: Int?
     @Flag(inversion: .prefixedNo, help: "Define the SKUs first (--no-define: they exist already, as the same settings would define them).")
     var define = true
     @Flag(inversion: .prefixedNo, help: "Print a progress line every second (it reads every SKU's stock).") var progress = true
-    @Flag(help: "End with one line for benchmark scripts: RESULT created=N other=N seconds=S p50_us=N p99_us=N (latency in whole ms).")
+    @Flag(help: "End with one line for benchmark scripts: RESULT created=N other=N carts=N seconds=S p50_us=N p99_us=N (latency in whole ms; carts: carts held).")
     var resultLine = false
 
     func validate() throws {
         guard (1...10_000).contains(self.skus), (1...1024).contains(self.concurrency), (1...3600).contains(self.seconds),
             self.users >= 1, self.stock >= 0, self.perUserLimit >= 1, (1...SKUBuckets.maximum).contains(self.buckets),
             self.commitShare >= 0, self.releaseShare >= 0,
-            self.commitShare + self.releaseShare <= 1, (0...1).contains(self.cartShare), self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
+            self.commitShare + self.releaseShare <= 1, (0...1).contains(self.cartShare), self.cartSize.map({ (1...16).contains($0) }) ?? true, self.rate.map({ (0.1...1_000_000).contains($0) }) ?? true
         else {
-            throw ValidationError("out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, buckets 1-16, shares summing to at most 1, rate 0.1-1000000")
+            throw ValidationError(
+                "out of range: skus 1-10000, concurrency 1-1024, seconds 1-3600, buckets 1-16, shares summing to at most 1, cart share 0-1, cart size 1-16, rate 0.1-1000000"
+            )
         }
         guard (self.windowOpensAfterSeconds == nil) == (self.windowOpenSeconds == nil),
             self.windowOpensAfterSeconds.map({ (0...86_400).contains($0) }) ?? true, self.windowOpenSeconds.map({ (1...86_400).contains($0) }) ?? true
@@ -76,7 +79,7 @@ struct Load: AsyncParsableCommand {
                 saleWindow: self.windowOpenSeconds.map { open in
                     .init(opensAfter: .seconds(self.windowOpensAfterSeconds ?? 0), openFor: .seconds(open))
                 },
-                routing: self.routing, cartShare: self.cartShare
+                routing: self.routing, cartShare: self.cartShare, cartSize: self.cartSize
             )
         )
         if self.define { try await generator.defineSKUs() }
@@ -114,10 +117,11 @@ struct Load: AsyncParsableCommand {
         print("history of \(generator.history.count) requests in \(self.history)")
         if self.resultLine {
             let created = progress.outcomes["reserve 201", default: 0]
-            let other = progress.outcomes.filter { $0.key.hasPrefix("reserve") }.values.reduce(0, +) - created
+            let carts = progress.outcomes["cart 201", default: 0]
+            let other = progress.outcomes.filter { $0.key.hasPrefix("reserve") || $0.key.hasPrefix("cart ") }.values.reduce(0, +) - created - carts
             let seconds = Double((ContinuousClock.now - started).wholeMilliseconds) / 1000
             print(
-                "RESULT created=\(created) other=\(other) seconds=\(seconds) p50_us=\(progress.latency.valueAtPercentile(50) * 1000) "
+                "RESULT created=\(created) other=\(other) carts=\(carts) seconds=\(seconds) p50_us=\(progress.latency.valueAtPercentile(50) * 1000) "
                     + "p99_us=\(progress.latency.valueAtPercentile(99) * 1000)"
             )
         }
