@@ -7,7 +7,6 @@ import FlashSaleSync
 import FlashSaleTesting
 import Foundation
 import HTTPTypes
-import Logging
 import Synchronization
 import Testing
 
@@ -109,16 +108,7 @@ final class SaleLoad: Sendable {
             #expect(status == 200 && body.contains(#""status":"\#(told.status)""#), "\(id): told \(told.status), now \(status) \(body)")
         }
 
-        var logger = Logger(label: "audit")
-        logger.logLevel = .error
-        let audit = RecordAudit(postgresURL: cluster.postgres.url, logger: logger)
-        var verdict: RecordAudit.Outcome = .behind(shards: [])
-        for _ in 0..<120 {
-            verdict = try await audit.run()
-            if case .caughtUp = verdict { break }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        #expect(verdict == .caughtUp([]))
+        #expect(try await RecordAudit.caughtUp(postgresURL: cluster.postgres.url) == .caughtUp([]))
         let connection = try PostgresConnection(url: cluster.postgres.url)
         let committed = try connection.execute("SELECT id FROM reservations WHERE status = 'committed'").compactMap { $0[0] }
         #expect(committed.count == Set(committed).count)

@@ -7,7 +7,6 @@ import FlashSaleSync
 import FlashSaleTesting
 import Foundation
 import HTTPTypes
-import Logging
 import Synchronization
 import Testing
 
@@ -38,23 +37,6 @@ import Testing
         return Host(primary: primary, replica: replica, node: node)
     }
 
-    /// Waits until the node on `port` is ready and sees `active` active, none adopted by another.
-    static func waitUntilServingItself(_ port: Int, active: Set<String>, seconds: Int = 60) async throws {
-        for _ in 0..<(seconds * 10) {
-            if let (status, body) = try? await HTTP.call(port, .get, "/v1/cluster"), status == 200,
-                let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
-                Set(nodes.filter { $0["state"] as? String == "active" }.compactMap { $0["id"] as? String }) == active,
-                nodes.allSatisfy({ $0["adoptedBy"] == nil }),
-                (try? await HTTP.call(port, .get, "/readyz"))?.status == 200
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestServerError.didNotStart("the node on \(port) serving its own shard with \(active.sorted()) active")
-    }
-
     @Test func aNodeLostWithItsPrimaryHasItsReplicaPromotedByItsAdopter() async throws {
         let postgres = try PostgresServer()
         let tls = try TestCertificates.make(nodes: ["n1", "n2"])
@@ -68,7 +50,7 @@ import Testing
             }
             postgres.kill()
         }
-        for port in [n1.node.httpPort, n2.node.httpPort] { try await Self.waitUntilServingItself(port, active: ["n1", "n2"]) }
+        for port in [n1.node.httpPort, n2.node.httpPort] { try await TestCluster.waitUntilSettled(port: port, active: ["n1", "n2"]) }
         // SKUs n1 owns, bought through n2 (which forwards to n1, then serves them as n1's adopter).
         let owners = TestCluster.membership(active: ["n1", "n2"])
         let skus = Array((0...).lazy.map { "host-\($0)" }.filter { owners.owner(of: $0)?.id == "n1" }.prefix(3))
@@ -83,26 +65,7 @@ import Testing
 
         let log = ShardFailoverTests.Log()
         let stop = StopFlag()
-        let buyers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for index in 0..<3 {
-                    group.addTask {
-                        var number = 0
-                        while !stop.isSet, number < 5_000 {
-                            number += 1
-                            let sku = skus[number % skus.count]
-                            let sent = ContinuousClock.now
-                            do {
-                                let made = try await buyer.reserve(sku: sku, user: "u\(index)-\(number)", requestId: "h\(index)-\(number)")
-                                log.acknowledged.withLock { $0.append((sku, made.value.id, sent, .now)) }
-                            } catch {
-                                log.failures.withLock { $0.append("\(error)") }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let buyers = ShardFailoverTests.buyers(3, skus: skus, through: buyer, requestPrefix: "h", log: log, stop: stop)
         try await Task.sleep(for: .seconds(2))
         let before = log.acknowledged.withLock { $0.count }
         // The host goes: the node and its primary at once, the primary's disk with them.
@@ -121,7 +84,7 @@ import Testing
         }
         // The node comes back with the configuration it had: its configured primary is the replica now.
         try n1.node.start()
-        try await Self.waitUntilServingItself(n1.node.httpPort, active: ["n1", "n2"])
+        try await TestCluster.waitUntilSettled(port: n1.node.httpPort, active: ["n1", "n2"])
         let direct = try FlashSaleClient(
             configuration: .init(nodeURLs: ["http://127.0.0.1:\(n1.node.httpPort)"], token: "test", routing: .anyNode, requestTimeout: .seconds(3))
         )
@@ -154,16 +117,7 @@ import Testing
         await record.stop()
         #expect(member == [n1.replica.url, n1.primary.url])
         #expect(registered == n1.replica.url)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let audit = RecordAudit(postgresURL: postgres.url, logger: logger)
-        var outcome = try await audit.run()
-        for _ in 0..<80 {
-            guard case .behind = outcome else { break }
-            try await Task.sleep(for: .milliseconds(250))
-            outcome = try await audit.run()
-        }
-        guard case .caughtUp(let differences) = outcome else {
+        guard case .caughtUp(let differences) = try await RecordAudit.caughtUp(postgresURL: postgres.url, seconds: 20) else {
             Issue.record("the record did not catch up with the promoted shard")
             return
         }

@@ -5,7 +5,6 @@ import FlashSaleRedis
 import FlashSaleSync
 import FlashSaleTesting
 import Foundation
-import Logging
 import Synchronization
 import Testing
 
@@ -76,6 +75,31 @@ import Testing
         return false
     }
 
+    /// `count` buyers reserving `skus` in turn through `client` until `stop` (at most 5,000 each),
+    /// each request a user and requestId of its own; every acknowledgement and failure goes to `log`.
+    static func buyers(_ count: Int, skus: [String], through client: FlashSaleClient, requestPrefix: String, log: Log, stop: StopFlag) -> Task<Void, Never> {
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for buyer in 0..<count {
+                    group.addTask {
+                        var number = 0
+                        while !stop.isSet, number < 5_000 {
+                            number += 1
+                            let sku = skus[number % skus.count]
+                            let sent = ContinuousClock.now
+                            do {
+                                let made = try await client.reserve(sku: sku, user: "u\(buyer)-\(number)", requestId: "\(requestPrefix)\(buyer)-\(number)")
+                                log.acknowledged.withLock { $0.append((sku, made.value.id, sent, .now)) }
+                            } catch {
+                                log.failures.withLock { $0.append("\(error)") }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     final class Log: Sendable {
         /// Acknowledged reservations: SKU, id, when the request was sent and when its answer came.
         let acknowledged = Mutex<[(sku: String, id: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)]>([])
@@ -90,26 +114,7 @@ import Testing
 
         let log = Log()
         let stop = StopFlag()
-        let buyers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for buyer in 0..<4 {
-                    group.addTask {
-                        var number = 0
-                        while !stop.isSet, number < 5_000 {
-                            number += 1
-                            let sku = skus[number % skus.count]
-                            let sent = ContinuousClock.now
-                            do {
-                                let made = try await shard.client.reserve(sku: sku, user: "u\(buyer)-\(number)", requestId: "b\(buyer)-\(number)")
-                                log.acknowledged.withLock { $0.append((sku, made.value.id, sent, .now)) }
-                            } catch {
-                                log.failures.withLock { $0.append("\(error)") }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let buyers = Self.buyers(4, skus: skus, through: shard.client, requestPrefix: "b", log: log, stop: stop)
         try await Task.sleep(for: .seconds(2))
         let before = log.acknowledged.withLock { $0.count }
         let lostAt = ContinuousClock.now
@@ -145,16 +150,7 @@ import Testing
         for sku in skus { reserved += try await shard.client.sku(sku).reserved }
         #expect(reserved >= Int64(acknowledged.count))
         // The record caught up with the promoted shard, registered at its new address, and agrees.
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let audit = RecordAudit(postgresURL: shard.postgres.url, logger: logger)
-        var outcome = try await audit.run()
-        for _ in 0..<80 {
-            guard case .behind = outcome else { break }
-            try await Task.sleep(for: .milliseconds(250))
-            outcome = try await audit.run()
-        }
-        guard case .caughtUp(let differences) = outcome else {
+        guard case .caughtUp(let differences) = try await RecordAudit.caughtUp(postgresURL: shard.postgres.url, seconds: 20) else {
             Issue.record("the record did not catch up with the promoted shard")
             return
         }

@@ -89,23 +89,26 @@ public final class TestCluster: @unchecked Sendable {
     /// change: started, then settled).
     public func waitUntilSettled(active: Set<String>, seconds: Int = 60) async throws {
         for id in active.sorted() {
-            var settled = false
-            for _ in 0..<(seconds * 10) where !settled {
-                let port = self.node(id).httpPort
-                if let (status, body) = try? await HTTP.call(port, .get, "/v1/cluster"), status == 200,
-                    let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                    cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
-                    Set(nodes.filter { $0["state"] as? String == "active" }.compactMap { $0["id"] as? String }) == active,
-                    nodes.allSatisfy({ $0["adoptedBy"] == nil }),
-                    (try? await HTTP.call(port, .get, "/readyz"))?.status == 200
-                {
-                    settled = true
-                } else {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-            }
-            guard settled else { throw TestServerError.didNotStart("node \(id) seeing \(active.sorted()) active") }
+            try await Self.waitUntilSettled(port: self.node(id).httpPort, active: active, seconds: seconds)
         }
+    }
+
+    /// Waits until the node on `port` answers /readyz and sees exactly `active` active, each
+    /// serving its own shard, with no change in progress.
+    public static func waitUntilSettled(port: Int, active: Set<String>, seconds: Int = 60) async throws {
+        for _ in 0..<(seconds * 10) {
+            if let (status, body) = try? await HTTP.call(port, .get, "/v1/cluster"), status == 200,
+                let cluster = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                cluster["rebalancing"] as? Bool == false, let nodes = cluster["nodes"] as? [[String: Any]],
+                Set(nodes.filter { $0["state"] as? String == "active" }.compactMap { $0["id"] as? String }) == active,
+                nodes.allSatisfy({ $0["adoptedBy"] == nil }),
+                (try? await HTTP.call(port, .get, "/readyz"))?.status == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestServerError.didNotStart("the node on port \(port) seeing \(active.sorted()) active")
     }
 
     /// The owners a settled membership of `active` nodes gives SKUs (placement does not depend on the epoch).
