@@ -204,10 +204,11 @@ final class CartCoordinator: CartService, Service, Sendable {
     }
 
     /// Takes over carts whose coordinator went quiet, and held carts past their expiry, once a
-    /// `claimInterval`, and carries each to a final phase.
+    /// `claimInterval` (at once again after a full claim), and carries each to a final phase.
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await self.recoverOnce()
+            // A full claim may have left more behind it: the next one at once.
+            guard await self.recoverOnce() < self.settings.claimLimit else { continue }
             try? await cancelWhenGracefulShutdown { try await self.clock.sleep(for: self.settings.claimInterval) }
         }
         await self.postgres.stop()
