@@ -62,7 +62,7 @@ final class CartCoordinator: CartService, Service, Sendable {
     }
 
     func commit(id: String) async throws(CartError) -> CartView {
-        let margin = self.settings.commitMargin.milliseconds
+        let margin = self.settings.commitMargin.wholeMilliseconds
         return try await self.resolve(id, to: .committed) { (progress: inout CartProgress) throws(CartError) in
             // Not this close to the cart's expiry: an item must not expire between two commits.
             let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
@@ -130,14 +130,14 @@ final class CartCoordinator: CartService, Service, Sendable {
         progress.refusal.map { .refused(sku: $0.sku, $0.error) } ?? .abandoned
     }
 
-    private var recoveryMilliseconds: Int64 { self.settings.recoveryDelay.milliseconds }
+    private var recoveryMilliseconds: Int64 { self.settings.recoveryDelay.wholeMilliseconds }
 
     /// Writes where the cart stands, fenced by `version`; answers the new version.
     private func write(_ progress: CartProgress, version: Int64) async throws(CartError) -> Int64 {
         let recoverAfter: CartRecord.RecoverAfter
         switch progress.phase {
         case .held:
-            recoverAfter = .instant((progress.expiresAtMilliseconds ?? 0) + self.settings.expiryGrace.milliseconds)
+            recoverAfter = .instant((progress.expiresAtMilliseconds ?? 0) + self.settings.expiryGrace.wholeMilliseconds)
         case .refused, .committed, .released, .expired:
             recoverAfter = .never
         case .reserving, .undoing, .committing, .releasing, .expiring:
@@ -241,12 +241,5 @@ final class CartCoordinator: CartService, Service, Sendable {
             }
         }
         return claimed.count
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    fileprivate var milliseconds: Int64 {
-        self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
     }
 }
