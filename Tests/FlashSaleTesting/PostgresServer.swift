@@ -3,7 +3,7 @@ public import Foundation
 /// A real PostgreSQL cluster in a temporary folder on a free 127.0.0.1 port, trust authentication.
 /// When the tests run as root, initdb and pg_ctl run as the `postgres` user (PostgreSQL refuses root).
 public final class PostgresServer: @unchecked Sendable {
-    public let port: Int
+    public private(set) var port: Int
     public let directory: URL
     private let binaries: URL
     private var process: Process?
@@ -21,7 +21,18 @@ public final class PostgresServer: @unchecked Sendable {
         }
         try self.asServerUser("initdb", ["-D", self.directory.appendingPathComponent("data").path,
             "-U", "postgres", "--auth=trust", "--no-sync"])
-        try self.start()
+        // Another process may take the port between freePort() and postgres's bind (the suites
+        // start servers side by side): then postgres exits, and it starts again on another port.
+        for attempt in 1...3 {
+            do {
+                try self.start()
+                return
+            } catch TestServerError.didNotStart(let why) where attempt < 3 && self.process.map({ !$0.isRunning }) ?? true {
+                FileHandle.standardError.write(Data("postgres did not start (\(why)); again on another port\n".utf8))
+                self.process = nil
+                self.port = ServerProcess.freePort()
+            }
+        }
     }
 
     deinit {
@@ -46,14 +57,20 @@ public final class PostgresServer: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: postgres)
             process.arguments = arguments
         }
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // Its messages go to a log beside the data, so that a server that did not start says why.
+        let log = self.directory.appendingPathComponent("postgres.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
         self.process = process
         // Listening is not ready: until recovery ends, connections get "the database system is starting up".
         let isReady = self.binaries.appendingPathComponent("pg_isready")
         let deadline = Date().addingTimeInterval(30)
         while try ServerProcess.run(isReady, ["-q", "-h", "127.0.0.1", "-p", String(self.port)]) != 0 {
-            guard Date() < deadline, process.isRunning else { throw TestServerError.didNotStart("postgres on port \(self.port)") }
+            guard Date() < deadline, process.isRunning else {
+                let said = (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").suffix(2).joined(separator: " / ") ?? ""
+                throw TestServerError.didNotStart("postgres on port \(self.port): \(said)")
+            }
             usleep(50_000)
         }
     }
