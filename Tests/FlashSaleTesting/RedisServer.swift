@@ -3,7 +3,7 @@ public import Foundation
 /// A real redis-server on a free 127.0.0.1 port with its own data folder, appendonly with
 /// appendfsync always, as cluster/up runs it. Tests kill and restart it by PID.
 public final class RedisServer: @unchecked Sendable {
-    public let port: Int
+    public private(set) var port: Int
     public let directory: URL
     /// The port of the primary this server replicates, when it is a replica.
     public private(set) var replicaOf: Int?
@@ -21,7 +21,16 @@ public final class RedisServer: @unchecked Sendable {
         self.executable = try ServerProcess.executable("redis-server")
         self.port = ServerProcess.freePort()
         self.directory = try ServerProcess.temporaryDirectory("flashsale-redis")
-        try self.start()
+        // Another process may take the port between freePort() and the bind (the suites start
+        // servers side by side): then the server starts again on another port.
+        for attempt in 1...3 {
+            do {
+                try self.start()
+                return
+            } catch TestServerError.didNotStart where attempt < 3 {
+                self.port = ServerProcess.freePort()
+            }
+        }
     }
 
     deinit {
@@ -42,10 +51,18 @@ public final class RedisServer: @unchecked Sendable {
         ] + (self.replicaOf.map { ["--replicaof", "127.0.0.1", String($0)] } ?? [])
             + (self.minReplicasToWrite > 0 ? ["--min-replicas-to-write", String(self.minReplicasToWrite), "--min-replicas-max-lag", "2"] : [])
         try process.run()
+        do {
+            try ServerProcess.waitUntilListening(port: self.port, seconds: 10, what: "redis-server")
+            // Another process may have taken the port between freePort() and the bind: then ours exited.
+            guard process.isRunning else { throw TestServerError.didNotStart("redis-server (port \(self.port) taken)") }
+        } catch {
+            if process.isRunning {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            throw error
+        }
         self.process = process
-        try ServerProcess.waitUntilListening(port: self.port, seconds: 10, what: "redis-server")
-        // Another process may have taken the port between freePort() and the bind: then ours exited.
-        guard process.isRunning else { throw TestServerError.didNotStart("redis-server (port \(self.port) taken)") }
     }
 
     /// Starts the server again as a replica of the server on `port`, as a lost host is replaced
