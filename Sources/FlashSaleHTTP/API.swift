@@ -146,8 +146,19 @@ struct API: Sendable {
 
     /// Runs a sale call once the admission gate lets it start (503 at once when it sheds it).
     private func admitted(_ operation: SaleOperation) async throws -> SaleOutcome {
-        guard let admission = self.dependencies.admission else { return await self.operations.run(operation) }
-        return try await admission.withAdmission { await self.operations.run(operation) }
+        try await self.admitted { await self.operations.run(operation) }
+    }
+
+    private func admitted<Value: Sendable>(_ body: () async throws -> Value) async throws -> Value {
+        guard let admission = self.dependencies.admission else { return try await body() }
+        return try await admission.withAdmission(body)
+    }
+
+    /// 429 when `user` is making reservations (or carts) faster than the per-user limit.
+    private func limit(user: String) throws(APIError) {
+        if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(user) {
+            throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
+        }
     }
 
     func skuState(_ context: APIRequestContext) async throws -> Response {
@@ -159,9 +170,7 @@ struct API: Sendable {
         let sku = try pathIdentifier("sku", context)
         let body = try await request.decodeReserveBody()
         try body.validate()
-        if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(body.user) {
-            throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
-        }
+        try self.limit(user: body.user)
         self.stats.reserving(sku)
         let operation = SaleOperation.reserve(sku: sku, user: body.user, quantity: body.quantity, requestId: body.requestId)
         let receipt = try await self.admitted(operation).receipt()
@@ -189,34 +198,19 @@ struct API: Sendable {
     func createCart(_ request: Request) async throws -> Response {
         let body = try await request.decodeJSON(CartBody.self)
         let items = try body.validate()
-        if let userLimiter, case .limited(let retryAfterSeconds) = userLimiter.decide(body.user) {
-            throw APIError.rateLimited("this user is making reservations too fast", retryAfterSeconds: retryAfterSeconds)
-        }
+        try self.limit(user: body.user)
         let carts = try self.cartService()
-        let view = try await self.admittedCart { () throws(CartError) in try await carts.create(user: body.user, requestId: body.requestId, items: items) }
+        let view = try await self.admitted { try await carts.create(user: body.user, requestId: body.requestId, items: items) }
         return json(view.isNew ? .created : .ok, Self.render(view))
     }
 
     func cart(
         _ context: APIRequestContext,
-        _ call: @escaping @Sendable (any CartService, String) async throws(CartError) -> CartView
+        _ call: (any CartService, String) async throws(CartError) -> CartView
     ) async throws -> Response {
         let id = try pathIdentifier("id", context)
         let carts = try self.cartService()
-        return json(.ok, Self.render(try await self.admittedCart { () throws(CartError) in try await call(carts, id) }))
-    }
-
-    /// Runs a cart call once the admission gate lets it start; its refusal becomes the API's answer.
-    private func admittedCart(_ body: @escaping @Sendable () async throws(CartError) -> CartView) async throws -> CartView {
-        let run: @Sendable () async throws -> CartView = {
-            do throws(CartError) {
-                return try await body()
-            } catch {
-                throw APIError(error)
-            }
-        }
-        guard let admission = self.dependencies.admission else { return try await run() }
-        return try await admission.withAdmission { try await run() }
+        return json(.ok, Self.render(try await self.admitted { try await call(carts, id) }))
     }
 
     static func render(_ cart: CartView) -> String {

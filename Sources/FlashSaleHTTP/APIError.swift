@@ -119,6 +119,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         } catch let error as SaleError {
             throw APIError(error)
+        } catch let error as CartError {
+            throw APIError(error)
         } catch let error as any HTTPResponseError {
             // The router found no route: a known path asked with a method it does not take is 405.
             if error.status == .notFound, let methods = APIRoutes.methods(forPath: request.uri.path) {

@@ -186,18 +186,11 @@ public final class LoadGenerator: Sendable {
             let requestId = "b\(number)-\(request)-\(UInt32.random(in: 0...UInt32.max))"
             let entry = HistoryEntry(operation: .reserve, startMilliseconds: 0, endMilliseconds: 0, sku: sku, user: user, quantity: 1, requestId: requestId)
             let (answer, recorded) = await self.send(.reserve(sku: sku, user: user, quantity: 1, requestId: requestId), entry: entry)
-            guard answer.status == 201 || answer.status == 200, let id = recorded.reservationId else { continue }
-            let roll = Double.random(in: 0..<1)
-            let operation: HistoryEntry.Operation
-            if roll < self.settings.commitShare {
-                operation = .commit
-            } else if roll < self.settings.commitShare + self.settings.releaseShare {
-                operation = .release
-            } else {
+            guard answer.status == 201 || answer.status == 200, let id = recorded.reservationId, let commits = self.drawResolution() else {
                 continue
             }
-            let resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
-            await self.send(operation == .commit ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
+            let resolve = HistoryEntry(operation: commits ? .commit : .release, startMilliseconds: 0, endMilliseconds: 0, sku: sku, reservationId: id)
+            await self.send(commits ? .commit(sku: sku, id: id) : .release(sku: sku, id: id), entry: resolve)
         }
     }
 
@@ -219,21 +212,21 @@ public final class LoadGenerator: Sendable {
         let items = (answer.fields?["items"] as? [[String: Any]] ?? []).map { $0["id"] as? String }
         guard items.count == skus.count else { return }
         self.recordItems(of: recorded, operation: .reserve, status: status, ids: items)
-        let roll = Double.random(in: 0..<1)
-        let operation: HistoryEntry.Operation
-        if roll < self.settings.commitShare {
-            operation = .commitCart
-        } else if roll < self.settings.commitShare + self.settings.releaseShare {
-            operation = .releaseCart
-        } else {
-            return
-        }
-        var resolve = HistoryEntry(operation: operation, startMilliseconds: 0, endMilliseconds: 0, sku: entry.sku, user: user)
+        guard let commits = self.drawResolution() else { return }
+        var resolve = HistoryEntry(operation: commits ? .commitCart : .releaseCart, startMilliseconds: 0, endMilliseconds: 0, sku: entry.sku, user: user)
         resolve.cartId = cartId
         resolve.items = zip(skus, items).map { .init(sku: $0, quantity: 1, reservationId: $1) }
-        let (resolved, resolvedEntry) = await self.send(operation == .commitCart ? .commitCart(id: cartId) : .releaseCart(id: cartId), entry: resolve)
+        let (resolved, resolvedEntry) = await self.send(commits ? .commitCart(id: cartId) : .releaseCart(id: cartId), entry: resolve)
         guard resolved.status == 200 else { return }
-        self.recordItems(of: resolvedEntry, operation: operation == .commitCart ? .commit : .release, status: 200, ids: items)
+        self.recordItems(of: resolvedEntry, operation: commits ? .commit : .release, status: 200, ids: items)
+    }
+
+    /// What a buyer does with what it got, by the settings' shares: true commits, false releases,
+    /// nil abandons it (left to expire).
+    private func drawResolution() -> Bool? {
+        let roll = Double.random(in: 0..<1)
+        if roll < self.settings.commitShare { return true }
+        return roll < self.settings.commitShare + self.settings.releaseShare ? false : nil
     }
 
     /// One history entry per item of an acknowledged cart call, as if each item had been asked alone.
@@ -243,7 +236,7 @@ public final class LoadGenerator: Sendable {
             guard let id = pair.1 else { return nil }
             var entry = HistoryEntry(
                 operation: operation, startMilliseconds: cart.startMilliseconds, endMilliseconds: cart.endMilliseconds, sku: pair.0.sku,
-                user: cart.user, quantity: pair.0.quantity, requestId: operation == .reserve ? "\(cartId).\(index)" : nil, reservationId: id,
+                user: cart.user, quantity: pair.0.quantity, requestId: operation == .reserve ? CartProgress.requestId(ofItem: index, inCart: cartId) : nil, reservationId: id,
                 status: status
             )
             entry.cartId = cartId

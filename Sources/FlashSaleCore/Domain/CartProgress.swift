@@ -123,7 +123,10 @@ public struct CartProgress: Sendable, Hashable {
     }
 
     /// Item `index`'s requestId: the same for every ask of it, by any node.
-    public func requestId(ofItem index: Int) -> String { "\(self.cartID).\(index)" }
+    public func requestId(ofItem index: Int) -> String { Self.requestId(ofItem: index, inCart: self.cartID) }
+
+    /// Item `index` of cart `cartID`'s requestId: the cart's id, a dot and the item's position.
+    public static func requestId(ofItem index: Int, inCart cartID: String) -> String { "\(cartID).\(index)" }
 
     /// The first reservation calls: every item at once.
     public mutating func start() -> [Call] {
@@ -138,7 +141,6 @@ public struct CartProgress: Sendable, Hashable {
         }
         return nil
     }
-
 
     /// Whether `error` may go away if the call is made again (the item's node is down, moving, busy).
     public static func isRetryable(_ error: SaleError) -> Bool {
@@ -158,27 +160,32 @@ public struct CartProgress: Sendable, Hashable {
     }
 
     /// Commits every item of a held cart.
-    public mutating func commit() -> [Call] {
-        guard self.phase == .held else { return [] }
-        self.phase = .committing
-        self.attempts = self.attempts.map { _ in 0 }
-        return self.heldCalls { .commit(item: $0, reservationId: $1) }
-    }
+    public mutating func commit() -> [Call] { self.resolveHeld(as: .committing) }
 
     /// Releases every item of a held cart.
-    public mutating func release() -> [Call] {
-        guard self.phase == .held else { return [] }
-        self.phase = .releasing
-        self.attempts = self.attempts.map { _ in 0 }
-        return self.heldCalls { .release(item: $0, reservationId: $1) }
-    }
+    public mutating func release() -> [Call] { self.resolveHeld(as: .releasing) }
 
     /// Releases what a held cart past its expiry still holds: it expires as one.
-    public mutating func expire() -> [Call] {
+    public mutating func expire() -> [Call] { self.resolveHeld(as: .expiring) }
+
+    /// A held cart starts committing, releasing or expiring every item.
+    private mutating func resolveHeld(as phase: Phase) -> [Call] {
         guard self.phase == .held else { return [] }
-        self.phase = .expiring
+        self.phase = phase
         self.attempts = self.attempts.map { _ in 0 }
-        return self.heldCalls { .release(item: $0, reservationId: $1) }
+        return self.resolvingCalls
+    }
+
+    /// What a committing, releasing or expiring cart still has to do: a call per item still held.
+    private var resolvingCalls: [Call] {
+        self.phase == .committing
+            ? self.heldCalls { .commit(item: $0, reservationId: $1) } : self.heldCalls { .release(item: $0, reservationId: $1) }
+    }
+
+    private func heldCalls(_ make: (Int, String) -> Call) -> [Call] {
+        self.states.enumerated().compactMap { index, state in
+            if case .held(let id) = state { make(index, id) } else { nil }
+        }
     }
 
     /// A cart found in its record unfinished (its coordinator died, or gave up on an item): a
@@ -204,18 +211,10 @@ public struct CartProgress: Sendable, Hashable {
                 }
             }
             return calls.isEmpty ? self.settleUndo() : calls
-        case .committing:
-            return self.heldCalls { .commit(item: $0, reservationId: $1) }
-        case .releasing, .expiring:
-            return self.heldCalls { .release(item: $0, reservationId: $1) }
+        case .committing, .releasing, .expiring:
+            return self.resolvingCalls
         case .held, .refused, .committed, .released, .expired:
             return []
-        }
-    }
-
-    private func heldCalls(_ make: (Int, String) -> Call) -> [Call] {
-        self.states.enumerated().compactMap { index, state in
-            if case .held(let id) = state { make(index, id) } else { nil }
         }
     }
 
