@@ -218,7 +218,11 @@ public final class LoadGenerator: Sendable {
         resolve.items = zip(skus, items).map { .init(sku: $0, quantity: 1, reservationId: $1) }
         let (resolved, resolvedEntry) = await self.send(commits ? .commitCart(id: cartId) : .releaseCart(id: cartId), entry: resolve)
         guard resolved.status == 200 else { return }
-        self.recordItems(of: resolvedEntry, operation: commits ? .commit : .release, status: 200, ids: items)
+        // Only the items the cart says it resolved so: one found expired was not released.
+        let resolvedStatus = commits ? "committed" : "released"
+        let statuses = (resolved.fields?["items"] as? [[String: Any]] ?? []).map { $0["status"] as? String }
+        let resolvedIds = items.indices.map { index in index < statuses.count && statuses[index] == resolvedStatus ? items[index] : nil }
+        self.recordItems(of: resolvedEntry, operation: commits ? .commit : .release, status: 200, ids: resolvedIds)
     }
 
     /// What a buyer does with what it got, by the settings' shares: true commits, false releases,

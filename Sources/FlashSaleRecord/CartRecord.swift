@@ -164,6 +164,7 @@ public enum CartRecord {
         case .held: ("held", nil)
         case .refused(let error): ("refused", CartRefusalCode.code(of: error))
         case .released: ("released", nil)
+        case .expired: ("expired", nil)
         case .committed: ("committed", nil)
         case .unresolved: ("unresolved", nil)
         }
@@ -175,6 +176,7 @@ public enum CartRecord {
         case "held": reservationId.map { .held(reservationId: $0) }
         case "refused": .refused(CartRefusalCode.error(of: refusal ?? ""))
         case "released": .released
+        case "expired": .expired
         case "committed": .committed
         case "unresolved": .unresolved
         default: nil

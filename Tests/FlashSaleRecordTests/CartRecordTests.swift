@@ -35,6 +35,16 @@ import Testing
         let read = try #require(try CartRecord.read("cart-1", connection))
         #expect(read.progress == progress && read.version == 2)
         #expect(read.progress.refusal?.error == .notStarted(opensInMilliseconds: 1500))
+        // A held cart released with one item found expired reads back so.
+        var released = CartProgress(cartID: "cart-2", user: "ann", items: [.init(sku: "a", quantity: 1), .init(sku: "b", quantity: 1)])
+        _ = released.start()
+        _ = released.answered(.reserve(item: 0), Self.held("a0", expiresAt: 1))
+        _ = released.answered(.reserve(item: 1), Self.held("b0", expiresAt: 1))
+        let calls = released.release()
+        _ = released.answered(calls[0], Self.held("a0", expiresAt: 1))
+        _ = released.answered(calls[1], .failure(.refused(.expired)))
+        #expect(try CartRecord.insert(.init(requestId: "q2", progress: released, version: 1, coordinator: "n1"), recoverAfter: .never, connection))
+        #expect(try CartRecord.read("cart-2", connection)?.progress == released)
         // A node that wrote under version 1 was taken over: its write is refused.
         #expect(try CartRecord.update(progress, version: 1, coordinator: "n9", recoverAfter: .never, connection) == nil)
         #expect(try CartRecord.read("nothing", connection) == nil)

@@ -44,7 +44,8 @@ public struct CartView: Sendable, Hashable {
                 switch progress.states[index] {
                 case .held: .reserved
                 case .committed: .committed
-                case .released: progress.phase == .expired ? .expired : .released
+                case .released: .released
+                case .expired: .expired
                 case .asking, .refused, .unresolved: nil
                 }
             return Item(

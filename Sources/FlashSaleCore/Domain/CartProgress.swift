@@ -53,8 +53,11 @@ public struct CartProgress: Sendable, Hashable {
         case asking
         case held(reservationId: String)
         case refused(SaleError)
-        /// Released (or found expired or released already): holds nothing.
+        /// Released (now, or found released already): holds nothing.
         case released
+        /// Found expired when it was to be released: holds nothing, and says so truthfully (a
+        /// release does not make an expired reservation released).
+        case expired
         case committed
         /// Its calls got no usable answer `attemptsMax` times: held or not, unknown until asked again.
         case unresolved
@@ -206,7 +209,7 @@ public struct CartProgress: Sendable, Hashable {
                     calls.append(.reserve(item: index))
                 case .held(let id):
                     calls.append(.release(item: index, reservationId: id))
-                case .refused, .released, .committed:
+                case .refused, .released, .expired, .committed:
                     break
                 }
             }
@@ -256,7 +259,7 @@ public struct CartProgress: Sendable, Hashable {
     private mutating func settleUndo() -> [Call] {
         let settled = self.states.allSatisfy { state in
             switch state {
-            case .refused, .released: true
+            case .refused, .released, .expired: true
             default: false
             }
         }
@@ -267,9 +270,10 @@ public struct CartProgress: Sendable, Hashable {
     private mutating func releaseAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
         guard self.states[index] == .held(reservationId: id) else { return [] }
         switch outcome {
-        case .success, .failure(.refused(.expired)), .failure(.refused(.released)):
-            // Free either way: released now, or earlier, or its time ran out.
+        case .success, .failure(.refused(.released)):
             self.states[index] = .released
+        case .failure(.refused(.expired)):
+            self.states[index] = .expired
         case .failure(let error) where Self.isRetryable(error):
             self.attempts[index] += 1
             if self.attempts[index] < self.attemptsMax { return [.release(item: index, reservationId: id)] }
@@ -281,7 +285,7 @@ public struct CartProgress: Sendable, Hashable {
         switch self.phase {
         case .undoing: return self.settleUndo()
         case .releasing, .expiring:
-            if self.states.allSatisfy({ $0 == .released }) { self.phase = self.phase == .releasing ? .released : .expired }
+            if self.states.allSatisfy({ $0 == .released || $0 == .expired }) { self.phase = self.phase == .releasing ? .released : .expired }
             return []
         default: return []
         }

@@ -41,9 +41,9 @@ struct CartProgressTests {
         #expect(cart.answered(.reserve(item: 2), Self.held("r2")) == [.release(item: 2, reservationId: "r2")])
         #expect(cart.answered(.release(item: 0, reservationId: "r0"), Self.held("r0")) == [])
         #expect(cart.phase == .undoing)
-        // Found expired already: free all the same.
+        // Found expired already: free all the same, and said to be expired, not released.
         #expect(cart.answered(.release(item: 2, reservationId: "r2"), .failure(.refused(.expired))) == [])
-        #expect(cart.phase == .refused)
+        #expect(cart.phase == .refused && cart.states == [.released, .refused(.soldOut), .expired])
         #expect(cart.refusal?.sku == "pad" && cart.refusal?.error == .soldOut)
     }
 
@@ -109,8 +109,13 @@ struct CartProgressTests {
         let releases = other.release()
         #expect(releases == [.release(item: 0, reservationId: "r0"), .release(item: 1, reservationId: "r1")])
         #expect(other.commit() == [], "a releasing cart is not committed")
-        for call in releases { _ = other.answered(call, Self.held("x")) }
-        #expect(other.phase == .released)
+        _ = other.answered(releases[0], Self.held("r0"))
+        // An item whose time ran out before the release reached it is expired, not released;
+        // the cart, holding nothing, is released.
+        _ = other.answered(releases[1], .failure(.refused(.expired)))
+        #expect(other.phase == .released && other.states == [.released, .expired])
+        let view = CartView(requestId: "q", progress: other, isNew: false)
+        #expect(view.items.map(\.status) == [.released, .expired])
     }
 
     @Test func answersToCallsNotMadeChangeNothing() {
