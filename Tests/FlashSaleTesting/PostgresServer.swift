@@ -21,15 +21,16 @@ public final class PostgresServer: @unchecked Sendable {
         }
         try self.asServerUser("initdb", ["-D", self.directory.appendingPathComponent("data").path,
             "-U", "postgres", "--auth=trust", "--no-sync"])
-        // Another process may take the port between freePort() and postgres's bind (the suites
-        // start servers side by side): then postgres exits, and it starts again on another port.
+        // A start that fails is tried again on another port: another process may take the port
+        // between freePort() and postgres's bind (the suites start servers side by side), and once
+        // in CI a postgres that logged "ready" went unanswered by pg_isready until the wait ended.
         for attempt in 1...3 {
             do {
                 try self.start()
                 return
-            } catch TestServerError.didNotStart(let why) where attempt < 3 && self.process.map({ !$0.isRunning }) ?? true {
+            } catch TestServerError.didNotStart(let why) where attempt < 3 {
                 FileHandle.standardError.write(Data("postgres did not start (\(why)); again on another port\n".utf8))
-                self.process = nil
+                self.kill()
                 self.port = ServerProcess.freePort()
             }
         }
@@ -65,11 +66,15 @@ public final class PostgresServer: @unchecked Sendable {
         self.process = process
         // Listening is not ready: until recovery ends, connections get "the database system is starting up".
         let isReady = self.binaries.appendingPathComponent("pg_isready")
-        let deadline = Date().addingTimeInterval(30)
-        while try ServerProcess.run(isReady, ["-q", "-h", "127.0.0.1", "-p", String(self.port)]) != 0 {
-            guard Date() < deadline, process.isRunning else {
+        let started = Date()
+        while true {
+            let status = try ServerProcess.run(isReady, ["-q", "-h", "127.0.0.1", "-p", String(self.port)])
+            if status == 0 { return }
+            let waited = Date().timeIntervalSince(started)
+            guard waited < 20, process.isRunning else {
                 let said = (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").suffix(2).joined(separator: " / ") ?? ""
-                throw TestServerError.didNotStart("postgres on port \(self.port): \(said)")
+                throw TestServerError.didNotStart(
+                    "postgres on port \(self.port) (\(process.isRunning ? "running" : "exited"), pg_isready \(status) after \(Int(waited)) s): \(said)")
             }
             usleep(50_000)
         }
@@ -78,7 +83,7 @@ public final class PostgresServer: @unchecked Sendable {
     /// SIGKILL, by PID: test data is thrown away, so no clean shutdown is needed.
     public func kill() {
         guard let process = self.process else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         self.process = nil
     }
