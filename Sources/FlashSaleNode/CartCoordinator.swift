@@ -16,7 +16,7 @@ final class CartCoordinator: CartService, Service, Sendable {
     struct Settings: Sendable {
         /// How long a coordinator has to finish a call on a cart before another node may take it over.
         var recoveryDelay: Duration = .seconds(10)
-        /// A commit is refused this close to the cart's expiry, so that no item expires under it.
+        /// A commit is refused this close to the cart's expiry: an item would likely expire before every item is prepared.
         var commitMargin: Duration = .seconds(2)
         /// A held cart is released as one this long after its expiry.
         var expiryGrace: Duration = .seconds(1)
@@ -64,7 +64,8 @@ final class CartCoordinator: CartService, Service, Sendable {
     func commit(id: String) async throws(CartError) -> CartView {
         let margin = self.settings.commitMargin.wholeMilliseconds
         return try await self.resolve(id, to: .committed) { (progress: inout CartProgress) throws(CartError) in
-            // Not this close to the cart's expiry: an item must not expire between two commits.
+            // Not this close to the cart's expiry: its items would likely expire before they are
+            // prepared (which is safe, the cart then expires as one, but not worth starting).
             let nowMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
             guard let expiresAt = progress.expiresAtMilliseconds, nowMilliseconds + margin < expiresAt else {
                 throw CartError.conflict(code: "expired", "the cart expires too soon to commit every item")
@@ -98,6 +99,10 @@ final class CartCoordinator: CartService, Service, Sendable {
         let version = try await self.write(progress, version: row.version)
         await self.drive(&progress, calls)
         _ = try await self.write(progress, version: version)
+        if progress.phase != final, progress.phase.isFinal {
+            // An item expired or was released before it was prepared: nothing was committed.
+            throw .conflict(code: progress.phase.rawValue, "an item was \(progress.phase.rawValue) before the cart could commit; nothing of it is held")
+        }
         guard progress.phase == final else { throw .sale(.unavailable("not every item answered; the cart is finished in the background")) }
         return CartView(requestId: row.requestId, progress: progress, isNew: false)
     }
@@ -188,7 +193,9 @@ final class CartCoordinator: CartService, Service, Sendable {
             let item = progress.items[index]
             return .reserve(sku: item.sku, user: progress.user, quantity: item.quantity, requestId: progress.requestId(ofItem: index))
         case .release(let index, let id):
-            return .release(sku: progress.items[index].sku, id: id)
+            return .cartRelease(sku: progress.items[index].sku, id: id)
+        case .prepare(let index, let id):
+            return .prepareCommit(sku: progress.items[index].sku, id: id)
         case .commit(let index, let id):
             return .commit(sku: progress.items[index].sku, id: id)
         }

@@ -63,7 +63,7 @@ public struct ArchivedRecord: Sendable {
             } else {
                 query = (sql + "sku = $1 AND request_id = $2", [owner, requestId])
             }
-        case .reservation(_, let id), .commit(_, let id), .release(_, let id):
+        case .reservation(_, let id), .commit(_, let id), .release(_, let id), .prepareCommit(_, let id), .cartRelease(_, let id):
             query = (sql + "sku = $1 AND id = $2", [owner, id])
         default:
             return .failure(.archived)
@@ -84,12 +84,14 @@ public struct ArchivedRecord: Sendable {
         case .reserve:
             guard let row else { return .failure(.saleEnded) }
             return .receipt(ReservationReceipt(reservation: row, isNew: false))
-        case .reservation, .commit, .release:
+        case .reservation, .commit, .release, .prepareCommit, .cartRelease:
             guard let row else { return .failure(.unknownReservation) }
             let command: ReservationCommand
             switch operation {
             case .commit: command = .commit
             case .release: command = .release
+            case .prepareCommit: command = .prepareCommit
+            case .cartRelease: command = .cartRelease
             default: command = .expireIfDue
             }
             var lifecycle = ReservationLifecycle(status: row.status, expiresAtMilliseconds: row.expiresAtMilliseconds)

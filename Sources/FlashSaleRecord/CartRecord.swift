@@ -162,6 +162,7 @@ public enum CartRecord {
         switch state {
         case .asking: ("asking", nil)
         case .held: ("held", nil)
+        case .prepared: ("prepared", nil)
         case .refused(let error): ("refused", CartRefusalCode.code(of: error))
         case .released: ("released", nil)
         case .expired: ("expired", nil)
@@ -174,6 +175,7 @@ public enum CartRecord {
         switch text {
         case "asking": .asking
         case "held": reservationId.map { .held(reservationId: $0) }
+        case "prepared": reservationId.map { .prepared(reservationId: $0) }
         case "refused": .refused(CartRefusalCode.error(of: refusal ?? ""))
         case "released": .released
         case "expired": .expired

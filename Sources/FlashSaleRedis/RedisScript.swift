@@ -24,6 +24,8 @@ public struct RedisScript: Sendable, Hashable {
         case pending
         case soldOut = "soldout"
         case archivable, archive
+        case prepareCommit = "prepare_commit"
+        case cartRelease = "cart_release"
     }
 
     public let name: Name

@@ -126,6 +126,10 @@ public final class SKUStore: SaleOperations {
                 return .reservation(try await self.commit(sku: sku, id: id))
             case .release(let sku, let id):
                 return .reservation(try await self.release(sku: sku, id: id))
+            case .prepareCommit(let sku, let id):
+                return .reservation(try await self.prepareCommit(sku: sku, id: id))
+            case .cartRelease(let sku, let id):
+                return .reservation(try await self.cartRelease(sku: sku, id: id))
             case .closeSKU(let sku):
                 return .skuState(try await self.closeSKU(sku))
             case .takeForTransfer(let sku, let recipient):
@@ -299,6 +303,16 @@ public final class SKUStore: SaleOperations {
         try await self.resolve(.release, sku: sku, id: id)
     }
 
+    /// A cart's first half of a commit: the reservation no longer expires or releases (`ReservationCommand.prepareCommit`).
+    public func prepareCommit(sku: String, id: String) async throws(SaleError) -> Reservation {
+        try await self.resolve(.prepareCommit, sku: sku, id: id)
+    }
+
+    /// A cart's release of its item, prepared for the cart's commit or not (`ReservationCommand.cartRelease`).
+    public func cartRelease(sku: String, id: String) async throws(SaleError) -> Reservation {
+        try await self.resolve(.cartRelease, sku: sku, id: id)
+    }
+
     // MARK: Transfers between the buckets of a split SKU
 
     /// Takes half the available stock of bucket `donor` for bucket `recipient`, or answers the
@@ -452,13 +466,15 @@ public final class SKUStore: SaleOperations {
             entries.reserveCapacity((fields.count - header) / 7)
             for start in stride(from: header, to: fields.count, by: 7) {
                 let text = fields[start..<start + 7].map { $0.string }
-                guard let id = text[0], let status = text[1].flatMap(ReservationStatus.init(rawValue:)),
+                // "prepared": reserved, prepared for a cart's commit (export.lua).
+                let isCommitPrepared = text[1] == "prepared"
+                guard let id = text[0], let status = isCommitPrepared ? .reserved : text[1].flatMap(ReservationStatus.init(rawValue:)),
                     let quantity = text[2].flatMap({ Int64($0) }), let expiresAt = text[3].flatMap({ Int64($0) }),
                     let version = text[4].flatMap({ Int64($0) }), let user = text[5], let requestId = text[6]
                 else { throw Self.unexpected(.export, reply) }
                 entries.append(.init(
                     id: id, status: status, quantity: quantity, expiresAtMilliseconds: expiresAt,
-                    version: version, user: user, requestId: requestId
+                    version: version, user: user, requestId: requestId, isCommitPrepared: isCommitPrepared
                 ))
             }
             let state = SKUState(sku: sku, settings: settings, reserved: numbers[1], committed: numbers[2], isArchived: numbers[9] != 0)
@@ -484,7 +500,7 @@ public final class SKUStore: SaleOperations {
         arguments.reserveCapacity(arguments.count + snapshot.reservations.count * 7 + 1)
         for entry in snapshot.reservations {
             arguments += [
-                entry.id, entry.status.rawValue, String(entry.quantity), String(entry.expiresAtMilliseconds),
+                entry.id, entry.isCommitPrepared ? "prepared" : entry.status.rawValue, String(entry.quantity), String(entry.expiresAtMilliseconds),
                 String(entry.version), entry.user, entry.requestId,
             ]
         }

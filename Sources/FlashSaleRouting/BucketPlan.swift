@@ -1,7 +1,7 @@
 public import FlashSaleCore
 
 /// Where an operation on a SKU split over buckets goes (`SKUBuckets`), decided without I/O: a
-/// user's reservation to their bucket, a reservation's read, commit or release to the bucket its
+/// user's reservation to their bucket, a reservation's read, commit or release (a cart's too) to the bucket its
 /// id names, a define, a read and a close of the SKU to its own entry and then every bucket.
 public enum BucketPlan: Sendable, Hashable {
     /// The operation as it is: a SKU of one bucket, the SKU's own entry, or a transfer step (which names its bucket).
@@ -21,7 +21,7 @@ public enum BucketPlan: Sendable, Hashable {
             return buckets > 1 ? .entryThenEveryBucket : .whole
         case .reserve(_, let user, _, _):
             return buckets > 1 ? .bucket(SKUBuckets.bucket(of: user, buckets: buckets)) : .whole
-        case .reservation(_, let id), .commit(_, let id), .release(_, let id):
+        case .reservation(_, let id), .commit(_, let id), .release(_, let id), .prepareCommit(_, let id), .cartRelease(_, let id):
             // A reservation id names its bucket whatever this node knows of the SKU's buckets.
             guard let bucket = SKUBuckets.bucket(ofReservation: id), bucket < SKUBuckets.maximum else { return .whole }
             return .bucket(bucket)

@@ -30,6 +30,8 @@ struct PeerFrameCodecTests {
             .reservation(sku: "a", id: "i"),
             .commit(sku: "a", id: "i"),
             .release(sku: "a", id: "i"),
+            .prepareCommit(sku: "a", id: "i"),
+            .cartRelease(sku: "a", id: "i"),
             .defineSKU(sku: "split", settings: .init(stock: 90, perUserLimit: 2, reservationTtlSeconds: 60, buckets: 3)),
             .defineSKU(sku: "opens", settings: .init(stock: 1, startsAtMilliseconds: 1_798_106_400_000)),
             .defineSKU(sku: "window", settings: .init(stock: 1, startsAtMilliseconds: 1, endsAtMilliseconds: .max)),
@@ -72,12 +74,17 @@ struct PeerFrameCodecTests {
                 id: "r\(index)", status: status, quantity: Int64(index + 1), expiresAtMilliseconds: 1_764_000_000_000,
                 version: Int64(index), user: "ü\(index)", requestId: "q\(index)"
             )
-        }
+        } + [
+            SKUSnapshot.Entry(
+                id: "rp", status: .reserved, quantity: 1, expiresAtMilliseconds: 1_764_000_000_000, version: 1, user: "cy", requestId: "cart.1",
+                isCommitPrepared: true
+            )
+        ]
         messages.append(
             .handoffRequest(
                 stream: 10,
                 .init(
-                    senderEpoch: 8, state: state, version: 21, transfers: "4|1:4:2:1764000000000|2:3,3:1", reservationCount: 9,
+                    senderEpoch: 8, state: state, version: 21, transfers: "4|1:4:2:1764000000000|2:3,3:1", reservationCount: 10,
                     firstIndex: 5, reservations: entries
                 )
             )

@@ -99,19 +99,26 @@ struct HandoffScriptTests {
     static func expireAfterImport(from previous: TestShard, to next: TestShard) async throws {
         // Both shards' scripts read one time, however long the second took to start.
         try await next.setScriptClock(milliseconds: try await previous.scriptClockMilliseconds())
-        _ = try await previous.store.defineSKU("pen", settings: SKUSettings(stock: 1, reservationTtlSeconds: 1))
+        _ = try await previous.store.defineSKU("pen", settings: SKUSettings(stock: 2, reservationTtlSeconds: 1))
         let held = try await previous.store.reserve(sku: "pen", user: "u", quantity: 1, requestId: "q").reservation
+        // A cart's item prepared for its commit moves prepared: it does not expire at the new owner.
+        let prepared = try await previous.store.reserve(sku: "pen", user: "w", quantity: 1, requestId: "cart.0").reservation
+        _ = try await previous.store.prepareCommit(sku: "pen", id: prepared.id)
         guard case .snapshot(let snapshot) = try await previous.store.exportForHandoff("pen") else {
             Issue.record("not exported")
             return
         }
+        #expect(snapshot.reservations.filter(\.isCommitPrepared).map(\.id) == [prepared.id])
         try await next.store.importHandoff(snapshot)
         await #expect(throws: SaleError.soldOut) { try await next.store.reserve(sku: "pen", user: "v", quantity: 1, requestId: "q2") }
         try await next.advanceScriptClock(by: .seconds(2))
         // The shard's sweeper finds it through the expiry index the import rebuilt.
         #expect(try await next.store.sweep(skusPerCall: 10, reservationsPerSKU: 10) == 1)
         #expect(try await next.store.reservation(sku: "pen", id: held.id).status == .expired)
-        #expect(try await next.store.skuState("pen").reserved == 0)
+        #expect(try await next.store.skuState("pen").reserved == 1)
+        await #expect(throws: SaleError.refused(.committed)) { try await next.store.release(sku: "pen", id: prepared.id) }
+        #expect(try await next.store.commit(sku: "pen", id: prepared.id).status == .committed)
+        #expect(try await next.store.skuState("pen").committed == 1)
     }
 
     @Test func anUpdateOnlyDefineNeverCreates() async throws {

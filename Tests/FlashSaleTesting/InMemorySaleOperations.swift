@@ -84,6 +84,10 @@ public final class InMemorySaleOperations: SaleOperations {
                 return Self.resolve(&skus, name, id, .commit, now: now)
             case .release(let name, let id):
                 return Self.resolve(&skus, name, id, .release, now: now)
+            case .prepareCommit(let name, let id):
+                return Self.resolve(&skus, name, id, .prepareCommit, now: now)
+            case .cartRelease(let name, let id):
+                return Self.resolve(&skus, name, id, .cartRelease, now: now)
             case .closeSKU(let name):
                 guard var sku = skus[name] else { return .failure(.unknownSKU) }
                 if (sku.settings.endsAtMilliseconds ?? .max) > now { sku.settings.endsAtMilliseconds = now }

@@ -42,7 +42,7 @@ public struct CartView: Sendable, Hashable {
         self.items = progress.items.indices.map { index in
             let status: ReservationStatus? =
                 switch progress.states[index] {
-                case .held: .reserved
+                case .held, .prepared: .reserved
                 case .committed: .committed
                 case .released: .released
                 case .expired: .expired

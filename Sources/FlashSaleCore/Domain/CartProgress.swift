@@ -10,8 +10,15 @@
 /// `attemptsMax` times; after that the cart stays `undoing` with that item `unresolved`, and
 /// whoever recovers the cart's record (`recover`) asks again until it resolves.
 /// Commit and release resolve every item of a held cart; each call is repeated until it answers.
+/// A commit is in two halves, so that no item is committed unless all are: every item is first
+/// prepared (`ReservationCommand.prepareCommit`: it no longer expires and refuses a buyer's own
+/// release), and only once all are prepared is each committed, which then cannot fail however
+/// late it comes. An item found expired or released when it is prepared means the cart cannot
+/// commit: it expires (or is released) as one, what was prepared released by `cartRelease`.
 /// A held cart past its expiry is released as one (`expire`): its items may expire at different
-/// instants (their SKUs' TTLs), and none outlives the cart.
+/// instants (their SKUs' TTLs), and none outlives the cart. The cart releases its items with
+/// `cartRelease` (a release that also releases a prepared item), so that a release crossing an
+/// item's prepare on the wire never leaves it held.
 public struct CartProgress: Sendable, Hashable {
     public struct Item: Sendable, Hashable {
         public var sku: String
@@ -52,6 +59,8 @@ public struct CartProgress: Sendable, Hashable {
         /// Asked for, no answer yet (or not asked yet).
         case asking
         case held(reservationId: String)
+        /// Held, and prepared for the cart's commit: it waits for the commit (or the cart's release).
+        case prepared(reservationId: String)
         case refused(SaleError)
         /// Released (now, or found released already): holds nothing.
         case released
@@ -66,6 +75,7 @@ public struct CartProgress: Sendable, Hashable {
     public enum Call: Sendable, Hashable {
         case reserve(item: Int)
         case release(item: Int, reservationId: String)
+        case prepare(item: Int, reservationId: String)
         case commit(item: Int, reservationId: String)
     }
 
@@ -158,6 +168,7 @@ public struct CartProgress: Sendable, Hashable {
         switch call {
         case .reserve(let index): return self.reserveAnswered(index, outcome)
         case .release(let index, let id): return self.releaseAnswered(index, id: id, outcome)
+        case .prepare(let index, let id): return self.prepareAnswered(index, id: id, outcome)
         case .commit(let index, let id): return self.commitAnswered(index, id: id, outcome)
         }
     }
@@ -180,14 +191,21 @@ public struct CartProgress: Sendable, Hashable {
     }
 
     /// What a committing, releasing or expiring cart still has to do: a call per item still held.
+    /// A committing cart prepares every item still only held, and commits once none is.
     private var resolvingCalls: [Call] {
-        self.phase == .committing
-            ? self.heldCalls { .commit(item: $0, reservationId: $1) } : self.heldCalls { .release(item: $0, reservationId: $1) }
+        guard self.phase == .committing else { return self.heldCalls { .release(item: $0, reservationId: $1) } }
+        let held = self.states.compactMap { state in if case .held(let id) = state { id } else { nil } }
+        return held.isEmpty
+            ? self.heldCalls { .commit(item: $0, reservationId: $1) } : self.heldCalls { .prepare(item: $0, reservationId: $1) }
     }
 
+    /// A call for each item that holds its reservation, prepared or not.
     private func heldCalls(_ make: (Int, String) -> Call) -> [Call] {
         self.states.enumerated().compactMap { index, state in
-            if case .held(let id) = state { make(index, id) } else { nil }
+            switch state {
+            case .held(let id), .prepared(let id): make(index, id)
+            default: nil
+            }
         }
     }
 
@@ -207,15 +225,18 @@ public struct CartProgress: Sendable, Hashable {
                 case .asking, .unresolved:
                     self.states[index] = .asking
                     calls.append(.reserve(item: index))
-                case .held(let id):
+                case .held(let id), .prepared(let id):
                     calls.append(.release(item: index, reservationId: id))
                 case .refused, .released, .expired, .committed:
                     break
                 }
             }
             return calls.isEmpty ? self.settleUndo() : calls
-        case .committing, .releasing, .expiring:
-            return self.resolvingCalls
+        case .committing:
+            return self.settleCommit(self.resolvingCalls)
+        case .releasing, .expiring:
+            let calls = self.resolvingCalls
+            return calls.isEmpty ? self.settleRelease() : calls
         case .held, .refused, .committed, .released, .expired:
             return []
         }
@@ -268,7 +289,7 @@ public struct CartProgress: Sendable, Hashable {
     }
 
     private mutating func releaseAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
-        guard self.states[index] == .held(reservationId: id) else { return [] }
+        guard self.states[index] == .held(reservationId: id) || self.states[index] == .prepared(reservationId: id) else { return [] }
         switch outcome {
         case .success, .failure(.refused(.released)):
             self.states[index] = .released
@@ -284,15 +305,55 @@ public struct CartProgress: Sendable, Hashable {
         }
         switch self.phase {
         case .undoing: return self.settleUndo()
-        case .releasing, .expiring:
-            if self.states.allSatisfy({ $0 == .released || $0 == .expired }) { self.phase = self.phase == .releasing ? .released : .expired }
-            return []
+        case .releasing, .expiring: return self.settleRelease()
         default: return []
         }
     }
 
+    /// A releasing or expiring cart ends once none of its items holds anything.
+    private mutating func settleRelease() -> [Call] {
+        if self.states.allSatisfy({ $0 == .released || $0 == .expired }) { self.phase = self.phase == .releasing ? .released : .expired }
+        return []
+    }
+
+    private mutating func prepareAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
+        // Prepares are sent while committing; one may answer after the cart began to let go.
+        let preparing: Set<Phase> = [.committing, .releasing, .expiring]
+        guard preparing.contains(self.phase), self.states[index] == .held(reservationId: id) else { return [] }
+        switch outcome {
+        case .success(let reservation) where reservation.status == .committed:
+            // A coordinator before this one had prepared every item and committed this one.
+            self.states[index] = .committed
+        case .success:
+            self.states[index] = .prepared(reservationId: id)
+        case .failure(let error) where Self.isRetryable(error):
+            self.attempts[index] += 1
+            return self.attempts[index] < self.attemptsMax ? [.prepare(item: index, reservationId: id)] : []
+        case .failure(let error):
+            // Expired or released before it was prepared (or gone): nothing of it is held, and
+            // the cart cannot commit, so it lets go of every item as one.
+            self.states[index] = error == .refused(.expired) ? .expired : .released
+            guard self.phase == .committing else { return self.phase == .releasing || self.phase == .expiring ? self.settleRelease() : [] }
+            self.phase = error == .refused(.expired) ? .expiring : .releasing
+            self.attempts = self.attempts.map { _ in 0 }
+            let releases = self.resolvingCalls
+            return releases.isEmpty ? self.settleRelease() : releases
+        }
+        // Every item prepared (none only held): each is committed. A prepare answered while the
+        // cart lets go is covered by the release sent when it began.
+        guard self.phase == .committing else { return [] }
+        let calls = self.resolvingCalls
+        return calls.allSatisfy({ if case .commit = $0 { true } else { false } }) ? self.settleCommit(calls) : []
+    }
+
+    /// A committing cart whose items are all committed is committed.
+    private mutating func settleCommit(_ calls: [Call]) -> [Call] {
+        if self.states.allSatisfy({ $0 == .committed }) { self.phase = .committed }
+        return calls
+    }
+
     private mutating func commitAnswered(_ index: Int, id: String, _ outcome: Result<Reservation, SaleError>) -> [Call] {
-        guard self.phase == .committing, self.states[index] == .held(reservationId: id) else { return [] }
+        guard self.phase == .committing, self.states[index] == .prepared(reservationId: id) else { return [] }
         switch outcome {
         case .success:
             self.states[index] = .committed
@@ -302,8 +363,8 @@ public struct CartProgress: Sendable, Hashable {
             self.attempts[index] += 1
             return self.attempts[index] < self.attemptsMax ? [.commit(item: index, reservationId: id)] : []
         case .failure(let error):
-            // Expired or released under the cart: the coordinator commits only well before the
-            // cart's expiry, so this is a broken promise, kept visible rather than hidden.
+            // A prepared item neither expires nor is released by anyone but this cart, so this
+            // is a broken promise (its shard lost the preparation), kept visible rather than hidden.
             self.states[index] = .refused(error)
             return []
         }

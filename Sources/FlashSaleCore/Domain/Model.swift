@@ -132,6 +132,8 @@ public struct SKUSnapshot: Sendable, Hashable {
         public var version: Int64
         public var user: String
         public var requestId: String
+        /// Reserved and prepared for its cart's commit (`ReservationCommand.prepareCommit`).
+        public var isCommitPrepared: Bool
 
         public init(
             id: String,
@@ -140,7 +142,8 @@ public struct SKUSnapshot: Sendable, Hashable {
             expiresAtMilliseconds: Int64,
             version: Int64,
             user: String,
-            requestId: String
+            requestId: String,
+            isCommitPrepared: Bool = false
         ) {
             self.id = id
             self.status = status
@@ -149,6 +152,7 @@ public struct SKUSnapshot: Sendable, Hashable {
             self.version = version
             self.user = user
             self.requestId = requestId
+            self.isCommitPrepared = isCommitPrepared
         }
     }
 

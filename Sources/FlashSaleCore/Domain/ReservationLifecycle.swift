@@ -12,6 +12,14 @@ public enum ReservationCommand: String, Sendable, Hashable, CaseIterable {
     case release
     /// Expire the reservation if its time is up; otherwise leave it. Reads and the sweeper send this.
     case expireIfDue
+    /// The first half of a cart's commit: the reservation stays reserved but no longer expires and
+    /// can no longer be released, so that once every item of a cart is prepared, committing each
+    /// cannot fail (issue 17). Only a cart's coordinator sends it.
+    case prepareCommit
+    /// A cart's own release of its item: a `release` that also releases a reservation prepared for
+    /// the cart's commit (a commit that cannot finish, as another item expired or was released).
+    /// Only the cart's coordinator sends it.
+    case cartRelease
 }
 
 /// Why a command on a reservation was refused.
@@ -30,6 +38,8 @@ public enum ReservationAction: Sendable, Hashable {
     case unchanged
     /// Move to a new status. Moving to `released` or `expired` returns the quantity to stock.
     case transition(to: ReservationStatus)
+    /// Stay reserved, prepared for a commit: no longer due, and no longer released by a `release`.
+    case prepareCommit
     /// Refuse the command. `expiringNow` says the reservation's time ran out before this call noticed:
     /// it must first be marked expired and its stock returned, then the refusal answered.
     case refuse(ReservationRefusal, expiringNow: Bool)
@@ -43,15 +53,20 @@ public enum ReservationAction: Sendable, Hashable {
 public struct ReservationLifecycle: Sendable, Hashable {
     public private(set) var status: ReservationStatus
     public let expiresAtMilliseconds: Int64
+    /// A reserved reservation a cart prepared to commit: it waits for the cart's commit (or abort),
+    /// however long that takes, and a buyer's own release is refused as `committed`, which it will be.
+    public private(set) var isCommitPrepared: Bool
 
-    public init(status: ReservationStatus, expiresAtMilliseconds: Int64) {
+    public init(status: ReservationStatus, expiresAtMilliseconds: Int64, isCommitPrepared: Bool = false) {
+        precondition(!isCommitPrepared || status == .reserved, "only a reserved reservation is prepared")
         self.status = status
         self.expiresAtMilliseconds = expiresAtMilliseconds
+        self.isCommitPrepared = isCommitPrepared
     }
 
-    /// A reservation is due once the clock reaches its expiry instant.
+    /// A reservation is due once the clock reaches its expiry instant, unless a commit was prepared.
     public func isDue(nowMilliseconds: Int64) -> Bool {
-        self.status == .reserved && nowMilliseconds >= self.expiresAtMilliseconds
+        self.status == .reserved && !self.isCommitPrepared && nowMilliseconds >= self.expiresAtMilliseconds
     }
 
     public mutating func handle(_ command: ReservationCommand, nowMilliseconds: Int64) -> ReservationAction {
@@ -61,25 +76,34 @@ public struct ReservationLifecycle: Sendable, Hashable {
         case (.reserved, .commit):
             action = due ? .refuse(.expired, expiringNow: true) : .transition(to: .committed)
         case (.reserved, .release):
+            action =
+                self.isCommitPrepared
+                ? .refuse(.committed, expiringNow: false) : due ? .refuse(.expired, expiringNow: true) : .transition(to: .released)
+        case (.reserved, .cartRelease):
             action = due ? .refuse(.expired, expiringNow: true) : .transition(to: .released)
+        case (.reserved, .prepareCommit):
+            action = due ? .refuse(.expired, expiringNow: true) : self.isCommitPrepared ? .unchanged : .prepareCommit
         case (.reserved, .expireIfDue):
             action = due ? .transition(to: .expired) : .unchanged
-        case (.committed, .commit), (.committed, .expireIfDue):
+        case (.committed, .commit), (.committed, .expireIfDue), (.committed, .prepareCommit):
             action = .unchanged
-        case (.committed, .release):
+        case (.committed, .release), (.committed, .cartRelease):
             action = .refuse(.committed, expiringNow: false)
-        case (.released, .release), (.released, .expireIfDue):
+        case (.released, .release), (.released, .expireIfDue), (.released, .cartRelease):
             action = .unchanged
-        case (.released, .commit):
+        case (.released, .commit), (.released, .prepareCommit):
             action = .refuse(.released, expiringNow: false)
         case (.expired, .expireIfDue):
             action = .unchanged
-        case (.expired, .commit), (.expired, .release):
+        case (.expired, .commit), (.expired, .release), (.expired, .prepareCommit), (.expired, .cartRelease):
             action = .refuse(.expired, expiringNow: false)
         }
         switch action {
         case .transition(let next):
             self.status = next
+            self.isCommitPrepared = false
+        case .prepareCommit:
+            self.isCommitPrepared = true
         case .refuse(_, expiringNow: true):
             self.status = .expired
         case .unchanged, .refuse(_, expiringNow: false):

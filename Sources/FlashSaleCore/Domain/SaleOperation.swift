@@ -10,6 +10,11 @@ public enum SaleOperation: Sendable, Hashable {
     case reservation(sku: String, id: String)
     case commit(sku: String, id: String)
     case release(sku: String, id: String)
+    /// A cart's calls on its items (`ReservationCommand`): every item is prepared before any is
+    /// committed, and the cart releases its items with `cartRelease`, which also releases a
+    /// prepared one. Never built from a client's request.
+    case prepareCommit(sku: String, id: String)
+    case cartRelease(sku: String, id: String)
     /// Ends the sale now, on the owner shard's clock; answers the SKU's state.
     case closeSKU(sku: String)
     // The steps of a transfer between the buckets of a split SKU (`PendingTransfer`): internal,
@@ -27,7 +32,7 @@ public enum SaleOperation: Sendable, Hashable {
     public var sku: String {
         switch self {
         case .defineSKU(let sku, _), .skuState(let sku), .reserve(let sku, _, _, _), .reservation(let sku, _),
-            .commit(let sku, _), .release(let sku, _), .closeSKU(let sku), .takeForTransfer(let sku, _), .receiveTransfer(let sku, _),
+            .commit(let sku, _), .release(let sku, _), .prepareCommit(let sku, _), .cartRelease(let sku, _), .closeSKU(let sku), .takeForTransfer(let sku, _), .receiveTransfer(let sku, _),
             .finishTransfer(let sku, _):
             sku
         }
@@ -42,6 +47,8 @@ public enum SaleOperation: Sendable, Hashable {
         case .reservation(_, let id): .reservation(sku: sku, id: id)
         case .commit(_, let id): .commit(sku: sku, id: id)
         case .release(_, let id): .release(sku: sku, id: id)
+        case .prepareCommit(_, let id): .prepareCommit(sku: sku, id: id)
+        case .cartRelease(_, let id): .cartRelease(sku: sku, id: id)
         case .closeSKU: .closeSKU(sku: sku)
         case .takeForTransfer(_, let recipient): .takeForTransfer(sku: sku, recipient: recipient)
         case .receiveTransfer(_, let transfer): .receiveTransfer(sku: sku, transfer)

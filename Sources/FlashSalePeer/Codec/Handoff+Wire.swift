@@ -18,7 +18,8 @@ extension ByteBuffer {
         self.writeInteger(UInt16(chunk.reservations.count))
         for entry in chunk.reservations {
             self.writeText(entry.id)
-            self.writeInteger(UInt8(statusCodes.firstIndex(of: entry.status)!))
+            let status = EntryStatus(status: entry.status, isCommitPrepared: entry.isCommitPrepared)
+            self.writeInteger(UInt8(entryStatusCodes.firstIndex(of: status)!))
             self.writeInteger(entry.quantity)
             self.writeInteger(entry.expiresAtMilliseconds)
             self.writeInteger(entry.version)
@@ -41,7 +42,7 @@ extension ByteBuffer {
         var entries: [SKUSnapshot.Entry] = []
         for _ in 0..<count {
             let id = try self.readText()
-            let status = try self.readIndexed(statusCodes, "reservation status")
+            let status = try self.readIndexed(entryStatusCodes, "reservation status")
             let quantity = try self.read(Int64.self)
             let expiresAt = try self.read(Int64.self)
             let entryVersion = try self.read(Int64.self)
@@ -49,12 +50,13 @@ extension ByteBuffer {
             entries.append(
                 .init(
                     id: id,
-                    status: status,
+                    status: status.status,
                     quantity: quantity,
                     expiresAtMilliseconds: expiresAt,
                     version: entryVersion,
                     user: user,
-                    requestId: try self.readText()
+                    requestId: try self.readText(),
+                    isCommitPrepared: status.isCommitPrepared
                 )
             )
         }

@@ -143,6 +143,13 @@ public enum PeerFrameError: Error, Sendable, Hashable {
 
 /// A reservation's status on the wire: its index here (in a snapshot entry and a reservation).
 let statusCodes: [ReservationStatus] = [.reserved, .committed, .released, .expired]
+/// A snapshot entry's status on the wire: the statuses, then a reservation prepared for its cart's commit.
+let entryStatusCodes: [EntryStatus] = statusCodes.map { EntryStatus(status: $0, isCommitPrepared: false) } + [EntryStatus(status: .reserved, isCommitPrepared: true)]
+
+struct EntryStatus: Hashable {
+    var status: ReservationStatus
+    var isCommitPrepared: Bool
+}
 
 extension ByteBuffer {
     mutating func writeText(_ text: String) {

@@ -3,7 +3,8 @@ import NIOCore
 
 // New codes may be added in a later version; a decoder refuses codes it does not know.
 enum OperationCode: UInt8 {
-    case defineSKU = 1, skuState, reserve, reservation, commit, release, takeForTransfer, receiveTransfer, finishTransfer, closeSKU
+    case defineSKU = 1, skuState, reserve, reservation, commit, release, takeForTransfer, receiveTransfer, finishTransfer, closeSKU,
+        prepareCommit, cartRelease
 }
 
 /// Each operation is its code, then its fields in the order of the case's associated values.
@@ -33,6 +34,14 @@ extension ByteBuffer {
             self.writeText(id)
         case .release(let sku, let id):
             self.writeInteger(OperationCode.release.rawValue)
+            self.writeText(sku)
+            self.writeText(id)
+        case .prepareCommit(let sku, let id):
+            self.writeInteger(OperationCode.prepareCommit.rawValue)
+            self.writeText(sku)
+            self.writeText(id)
+        case .cartRelease(let sku, let id):
+            self.writeInteger(OperationCode.cartRelease.rawValue)
             self.writeText(sku)
             self.writeText(id)
         case .closeSKU(let sku):
@@ -71,6 +80,10 @@ extension ByteBuffer {
             return .commit(sku: try self.readText(), id: try self.readText())
         case .release:
             return .release(sku: try self.readText(), id: try self.readText())
+        case .prepareCommit:
+            return .prepareCommit(sku: try self.readText(), id: try self.readText())
+        case .cartRelease:
+            return .cartRelease(sku: try self.readText(), id: try self.readText())
         case .closeSKU:
             return .closeSKU(sku: try self.readText())
         case .takeForTransfer:

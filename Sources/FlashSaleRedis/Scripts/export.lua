@@ -6,7 +6,8 @@
 -- crash in between loses nothing; a repeated call (a handoff resumed) returns the same state.
 -- Reply: {'snapshot', stock, reserved, committed, limit, ttl, version, buckets, starts, ends (0: none),
 --          archived (its version when archived, 0: not; nothing changes an archived SKU), transfers,
---          then per reservation: id, status, quantity, expiresAt, version, user, requestId}
+--          then per reservation: id, status (or "prepared": reserved, prepared for a cart's commit),
+--          quantity, expiresAt, version, user, requestId}
 --      | {'absent'} (never here) | {'gone', epoch} (left and acknowledged) | {'stale_epoch', epoch}
 local stale = stale_caller()
 if stale then
@@ -34,7 +35,8 @@ local reply = { 'snapshot', v[1], v[2], v[3], v[4], v[5], v[6], v[7] or '1', v[8
 local entries = redis.call('HGETALL', k.res)
 for i = 1, #entries, 2 do
     local r = load_reservation(k, entries[i])
-    for _, field in ipairs({ r.id, r.status, int(r.qty), int(r.exp), int(r.version), r.user, r.rid }) do
+    -- A reservation prepared for a cart's commit travels as status 'prepared'.
+    for _, field in ipairs({ r.id, r.prepared and 'prepared' or r.status, int(r.qty), int(r.exp), int(r.version), r.user, r.rid }) do
         reply[#reply + 1] = field
     end
 end

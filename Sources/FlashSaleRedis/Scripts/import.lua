@@ -2,7 +2,7 @@
 -- ARGV: sku, stock, reserved, committed, limit, ttl, version, buckets, starts, ends (0: none),
 -- archived (its version when archived, 0: not; an archived SKU comes without reservations),
 -- transfers (a bucket's
--- bookkeeping as export.lua gives it), then per reservation: id, status,
+-- bookkeeping as export.lua gives it), then per reservation: id, status (or "prepared"),
 -- quantity, expiresAt, version, user, requestId; the caller's epoch last.
 -- Replaces whatever an earlier stay left here (a SKU can move away and come back) and rebuilds
 -- what follows from the reservations: the per-user holdings, the requestId index, the expiry
@@ -41,12 +41,15 @@ for i = 13, #ARGV - 1, 7 do
         id = ARGV[i], status = ARGV[i + 1], qty = tonumber(ARGV[i + 2]), exp = tonumber(ARGV[i + 3]),
         version = tonumber(ARGV[i + 4]), user = ARGV[i + 5], rid = ARGV[i + 6],
     }
+    if r.status == 'prepared' then
+        r.status, r.prepared = 'reserved', true
+    end
     save_reservation(k, r)
     redis.call('HSET', k.req, r.rid, r.id)
     if r.status == 'reserved' or r.status == 'committed' then
         redis.call('HINCRBY', k.users, r.user, int(r.qty))
     end
-    if r.status == 'reserved' then
+    if r.status == 'reserved' and not r.prepared then
         redis.call('ZADD', k.exp, int(r.exp), r.id)
         if first_expiry == nil or r.exp < first_expiry then
             first_expiry = r.exp

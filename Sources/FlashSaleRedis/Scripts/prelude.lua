@@ -205,11 +205,15 @@ local function load_reservation(k, id)
         return nil
     end
     local f = cmsgpack.unpack(packed)
-    return { id = id, status = f[1], qty = f[2], exp = f[3], version = f[4], user = f[5], rid = f[6] }
+    return { id = id, status = f[1], qty = f[2], exp = f[3], version = f[4], user = f[5], rid = f[6], prepared = f[7] == 1 }
 end
 
 local function save_reservation(k, r)
-    redis.call('HSET', k.res, r.id, cmsgpack.pack({ r.status, r.qty, r.exp, r.version, r.user, r.rid }))
+    local f = { r.status, r.qty, r.exp, r.version, r.user, r.rid }
+    if r.prepared then
+        f[7] = 1
+    end
+    redis.call('HSET', k.res, r.id, cmsgpack.pack(f))
 end
 
 -- A reply: the given leading fields, then the reservation as {id, user, quantity, status, expiresAt, requestId}.
@@ -255,23 +259,32 @@ end
 
 -- The reservation lifecycle: the same table as ReservationLifecycle.swift (a test compares the two).
 -- Returns 'unchanged' | 'transition', status | 'refuse', reason, expiring_now.
+-- A reservation prepared for a cart's commit (r.prepared) is never due, and a release is refused.
 local function decide(r, command, now)
-    local due = r.status == 'reserved' and now >= r.exp
+    local due = r.status == 'reserved' and not r.prepared and now >= r.exp
     if r.status == 'reserved' then
         if command == 'commit' then
             if due then return 'refuse', 'expired', true end
             return 'transition', 'committed'
         elseif command == 'release' then
+            if r.prepared then return 'refuse', 'committed', false end
             if due then return 'refuse', 'expired', true end
             return 'transition', 'released'
+        elseif command == 'cartRelease' then
+            if due then return 'refuse', 'expired', true end
+            return 'transition', 'released'
+        elseif command == 'prepareCommit' then
+            if due then return 'refuse', 'expired', true end
+            if r.prepared then return 'unchanged' end
+            return 'prepare'
         end
         if due then return 'transition', 'expired' end
         return 'unchanged'
     elseif r.status == 'committed' then
-        if command == 'release' then return 'refuse', 'committed', false end
+        if command == 'release' or command == 'cartRelease' then return 'refuse', 'committed', false end
         return 'unchanged'
     elseif r.status == 'released' then
-        if command == 'commit' then return 'refuse', 'released', false end
+        if command == 'commit' or command == 'prepareCommit' then return 'refuse', 'released', false end
         return 'unchanged'
     end
     if command == 'expireIfDue' then return 'unchanged' end
@@ -293,6 +306,7 @@ local function transition(k, s, r, status)
     end
     redis.call('ZREM', k.exp, r.id)
     r.status = status
+    r.prepared = nil
     r.version = r.version + 1
     save_reservation(k, r)
     save_sku(k, s)
@@ -304,6 +318,12 @@ local function apply(k, s, r, command, now)
     local action, argument, expiring_now = decide(r, command, now)
     if action == 'transition' then
         transition(k, s, r, argument)
+    elseif action == 'prepare' then
+        -- Out of the expiry index: the sweeper and lazy expiry never reach it. No event: its
+        -- status and version are unchanged, so the record has nothing new to hold.
+        r.prepared = true
+        redis.call('ZREM', k.exp, r.id)
+        save_reservation(k, r)
     elseif action == 'refuse' then
         if expiring_now then
             transition(k, s, r, 'expired')
@@ -352,7 +372,7 @@ local function expire_due(k, s, now, max)
     local expired = 0
     for _, id in ipairs(due) do
         local r = load_reservation(k, id)
-        if r and r.status == 'reserved' then
+        if r and r.status == 'reserved' and not r.prepared then
             transition(k, s, r, 'expired')
             expired = expired + 1
         else
