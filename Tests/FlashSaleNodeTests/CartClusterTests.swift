@@ -163,6 +163,52 @@ import Testing
             #expect(cart.status == "refused" && cart.items.allSatisfy { $0.status != .reserved && $0.status != .committed })
         }
     }
+
+    /// A commit while one item's node is paused past the items' expiry: the cart ends committed
+    /// whole (the paused shard's adopter answered in time) or not at all (the item expired before
+    /// it was prepared), never half; and the item on the live node, prepared first, never expires
+    /// under the cart, whatever its own TTL.
+    @Test func aCommitWhileAnItemsNodeIsPausedPastTheExpiryIsWholeOrNothing() async throws {
+        try await TestCluster.with(nodes: 3, settings: #"{"limits": {"userPerSecond": 0}, "carts": {"recoveryMs": 2000}}"#) { cluster in
+            let owners = TestCluster.membership(active: ["n1", "n2", "n3"])
+            let onN2 = (0...).lazy.map { "live-\($0)" }.first { owners.owner(of: $0)?.id == "n2" }!
+            let onN3 = (0...).lazy.map { "paused-\($0)" }.first { owners.owner(of: $0)?.id == "n3" }!
+            let client = try Self.client(cluster, ports: [cluster.node("n2").httpPort])
+            _ = try await client.defineSKU(onN2, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 3))
+            _ = try await client.defineSKU(onN3, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 4))
+            let cart = try await client.createCart(user: "ann", requestId: "paused", items: [(onN2, 1), (onN3, 1)]).value
+            #expect(cart.status == "held")
+
+            cluster.node("n3").signal(SIGSTOP)
+            let coordinator = try Self.client(cluster, ports: [cluster.node("n2").httpPort], retry: .never)
+            let commit = Task { try? await coordinator.commitCart(id: cart.id) }
+            // Both items' TTLs pass while n3 sleeps.
+            try await Task.sleep(for: .seconds(6))
+            cluster.node("n3").signal(SIGCONT)
+            _ = await commit.value
+
+            var final: CartAnswer?
+            for _ in 0..<300 where final == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                if let read = try? await client.cart(id: cart.id), ["committed", "expired", "released"].contains(read.status) { final = read }
+            }
+            let ended = try #require(final, "the cart never ended")
+            let statuses = ended.items.map(\.status)
+            print("a cart committed while an item's node was paused past its expiry: \(ended.status), items \(statuses)")
+            if ended.status == "committed" {
+                #expect(statuses == [.committed, .committed])
+            } else {
+                #expect(ended.status == "expired" && !statuses.contains(.committed) && !statuses.contains(.reserved))
+                // Prepared before n3 paused, the live item waited for the cart: released by it, not expired.
+                #expect(statuses.first == .released, "\(statuses)")
+            }
+            let wholeCommitted: Int64 = ended.status == "committed" ? 1 : 0
+            for sku in [onN2, onN3] {
+                let state = try await client.sku(sku)
+                #expect(state.reserved == 0 && state.committed == wholeCommitted, "\(sku): \(state.reserved) held, \(state.committed) committed")
+            }
+        }
+    }
 }
 
 /// A small deterministic generator, so that a failing run can be replayed.
