@@ -174,16 +174,17 @@ import Testing
             let onN2 = (0...).lazy.map { "live-\($0)" }.first { owners.owner(of: $0)?.id == "n2" }!
             let onN3 = (0...).lazy.map { "paused-\($0)" }.first { owners.owner(of: $0)?.id == "n3" }!
             let client = try Self.client(cluster, ports: [cluster.node("n2").httpPort])
-            _ = try await client.defineSKU(onN2, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 3))
-            _ = try await client.defineSKU(onN3, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 4))
+            _ = try await client.defineSKU(onN2, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 5))
+            _ = try await client.defineSKU(onN3, SaleTerms(stock: 5, perUserLimit: 5, reservationTtlSeconds: 6))
             let cart = try await client.createCart(user: "ann", requestId: "paused", items: [(onN2, 1), (onN3, 1)]).value
             #expect(cart.status == "held")
 
             cluster.node("n3").signal(SIGSTOP)
             let coordinator = try Self.client(cluster, ports: [cluster.node("n2").httpPort], retry: .never)
             let commit = Task { try? await coordinator.commitCart(id: cart.id) }
-            // Both items' TTLs pass while n3 sleeps.
-            try await Task.sleep(for: .seconds(6))
+            // Both items' TTLs pass while n3 sleeps. (The commit starts well within its 2 s margin
+            // of the cart's expiry, 5 s away, even on a busy machine.)
+            try await Task.sleep(for: .seconds(8))
             cluster.node("n3").signal(SIGCONT)
             _ = await commit.value
 

@@ -212,8 +212,9 @@ public struct CartProgress: Sendable, Hashable {
     /// A cart found in its record unfinished (its coordinator died, or gave up on an item): a
     /// reserving cart is undone, as its answer was never given or was a 503. Every item not known
     /// to be free is asked again: reserved again under its requestId (which answers the
-    /// reservation the first ask made, if any), then released. Committing and releasing carts
-    /// carry on with every item not yet done.
+    /// reservation the first ask made, if any), then released. A committing cart prepares again
+    /// every item not known prepared (a prepared or committed one answers so) and commits once all
+    /// are; a releasing or expiring one releases what is still held.
     public mutating func recover() -> [Call] {
         self.attempts = self.attempts.map { _ in 0 }
         switch self.phase {
