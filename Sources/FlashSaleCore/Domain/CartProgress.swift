@@ -194,9 +194,13 @@ public struct CartProgress: Sendable, Hashable {
     /// A committing cart prepares every item still only held, and commits once none is.
     private var resolvingCalls: [Call] {
         guard self.phase == .committing else { return self.heldCalls { .release(item: $0, reservationId: $1) } }
-        let held = self.states.compactMap { state in if case .held(let id) = state { id } else { nil } }
-        return held.isEmpty
-            ? self.heldCalls { .commit(item: $0, reservationId: $1) } : self.heldCalls { .prepare(item: $0, reservationId: $1) }
+        return self.hasItemNotPrepared
+            ? self.heldCalls { .prepare(item: $0, reservationId: $1) } : self.heldCalls { .commit(item: $0, reservationId: $1) }
+    }
+
+    /// Whether some item is held but not yet prepared: a committing cart commits none until no item is.
+    private var hasItemNotPrepared: Bool {
+        self.states.contains { if case .held = $0 { true } else { false } }
     }
 
     /// A call for each item that holds its reservation, prepared or not.
@@ -342,9 +346,8 @@ public struct CartProgress: Sendable, Hashable {
         }
         // Every item prepared (none only held): each is committed. A prepare answered while the
         // cart lets go is covered by the release sent when it began.
-        guard self.phase == .committing else { return [] }
-        let calls = self.resolvingCalls
-        return calls.allSatisfy({ if case .commit = $0 { true } else { false } }) ? self.settleCommit(calls) : []
+        guard self.phase == .committing, !self.hasItemNotPrepared else { return [] }
+        return self.settleCommit(self.resolvingCalls)
     }
 
     /// A committing cart whose items are all committed is committed.
