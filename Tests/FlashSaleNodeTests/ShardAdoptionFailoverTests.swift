@@ -77,11 +77,7 @@ import Testing
         // A replacement server, empty and on its own: the adopter makes it the new replica.
         try n1.primary.restart(asReplicaOf: nil)
         #expect(await ShardFailoverTests.becomesReplica(n1.primary.url), "the adopter did not attach the replacement as a replica")
-        var servedAgainAfter: Duration?
-        for _ in 0..<300 where servedAgainAfter == nil {
-            try await Task.sleep(for: .milliseconds(50))
-            servedAgainAfter = log.acknowledged.withLock { $0.first { $0.sent > lostAt }.map { $0.at - lostAt } }
-        }
+        let servedAgainAfter = try await log.servedAgain(after: lostAt, polls: 300)
         // The node comes back with the configuration it had: its configured primary is the replica now.
         try n1.node.start()
         try await TestCluster.waitUntilSettled(port: n1.node.httpPort, active: ["n1", "n2"])

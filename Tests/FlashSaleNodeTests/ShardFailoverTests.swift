@@ -104,6 +104,16 @@ import Testing
         /// Acknowledged reservations: SKU, id, when the request was sent and when its answer came.
         let acknowledged = Mutex<[(sku: String, id: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)]>([])
         let failures = Mutex<[String]>([])
+
+        /// How long after `lostAt` the first reservation asked for after it was acknowledged,
+        /// looked for every 50 ms up to `polls` times; nil when none was by then.
+        func servedAgain(after lostAt: ContinuousClock.Instant, polls: Int) async throws -> Duration? {
+            for _ in 0..<polls {
+                try await Task.sleep(for: .milliseconds(50))
+                if let after = self.acknowledged.withLock({ $0.first { $0.sent > lostAt }.map { $0.at - lostAt } }) { return after }
+            }
+            return nil
+        }
     }
 
     @Test func aPrimaryLostForGoodDuringASaleLosesNoAcknowledgedReservation() async throws {
@@ -123,12 +133,7 @@ import Testing
         // The replacement comes back empty and on its own: the node attaches it as the new replica.
         try await Self.waitUntilPromoted(shard.replica.url)
         try shard.primary.restart(asReplicaOf: nil)
-        var servedAgainAfter: Duration?
-        for _ in 0..<200 where servedAgainAfter == nil {
-            try await Task.sleep(for: .milliseconds(50))
-            // A reservation asked for after the loss, and acknowledged.
-            servedAgainAfter = log.acknowledged.withLock { $0.first { $0.sent > lostAt }.map { $0.at - lostAt } }
-        }
+        let servedAgainAfter = try await log.servedAgain(after: lostAt, polls: 200)
         #expect(await Self.becomesReplica(shard.primary.url), "the node did not attach the replacement as a replica")
         try await Task.sleep(for: .seconds(1))
         stop.set()
